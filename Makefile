@@ -1,0 +1,131 @@
+# spheregrad -- plain Makefile.
+#
+#   make              build everything (library, build/spheregrad, tests, benchmarks)
+#   make run          build and run the main job (build/spheregrad on its embedded default)
+#   make test         build and run every test suite
+#   make bench        build and run the Google Benchmark suites
+#   make clean        remove build/
+#
+# Missing system packages (Eigen, doctest, Google Benchmark, nlohmann-json) are installed
+# with apt-get when running as root or with password-less sudo; otherwise make stops and
+# prints the exact command to run.  Override paths/flags on the command line, e.g.
+#   make test ARCH=x86-64-v3 THREADS=1
+
+CXX      ?= g++
+ARCH     ?= native
+OPT      ?= -O3
+BUILD    ?= build
+EIGEN_INC ?= /usr/include/eigen3
+
+# Determinism rules (docs: DESIGN.md): no -ffast-math, contraction pinned off so that an
+# expression rounds the same way in every loop version; Eigen's own threading off -- we
+# parallelize over disjoint output rows ourselves.  -fno-math-errno only lets sqrt inline;
+# it changes no value.
+CXXFLAGS ?= $(OPT) -march=$(ARCH)
+CXXFLAGS += -std=c++20 -fopenmp -ffp-contract=off -fno-math-errno -DEIGEN_DONT_PARALLELIZE \
+            -Wall -Wextra -I. -isystem $(EIGEN_INC) -MMD -MP
+# Eigen packs GEMM operands into buffers on the stack up to this many bytes, on the heap above
+# it. 512 KiB covers a 64-row block (autodiff/ops.cpp: gemm) with any inner dimension, so
+# that a training step allocates nothing; thread stacks are megabytes.
+CXXFLAGS += -DEIGEN_STACK_ALLOCATION_LIMIT=524288
+# GCC 12 reports false 'may be used uninitialized' warnings inside its own AVX-512 intrinsics
+# when Eigen's kernels are inlined into our code; every other warning stays on.
+CXXFLAGS += -Wno-maybe-uninitialized
+LDFLAGS  += -fopenmp
+
+# Sanitizer build: make test SAN=1 (separate build folder).
+ifeq ($(SAN),1)
+  BUILD    := build/san
+  CXXFLAGS += -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer
+  LDFLAGS  += -fsanitize=address,undefined
+endif
+
+LIB_DIRS  := autodiff nn losses schedule examples
+LIB_SRCS  := $(filter-out examples/main.cpp examples/tutorial_%.cpp, \
+               $(foreach d,$(LIB_DIRS),$(wildcard $(d)/*.cpp)))
+LIB_OBJS  := $(LIB_SRCS:%.cpp=$(BUILD)/obj/%.o)
+LIB       := $(BUILD)/libspheregrad.a
+CLI       := $(BUILD)/spheregrad
+TUTORIALS := $(patsubst examples/%.cpp,$(BUILD)/%,$(wildcard examples/tutorial_*.cpp))
+TEST_SRCS := $(wildcard tests/*.cpp)
+TEST_OBJS := $(TEST_SRCS:%.cpp=$(BUILD)/obj/%.o)
+TEST_BIN  := $(BUILD)/run_tests
+BENCH_SRCS := $(wildcard bench/*.cpp)
+BENCH_OBJS := $(BENCH_SRCS:%.cpp=$(BUILD)/obj/%.o)
+BENCH_BIN := $(BUILD)/run_bench
+
+# ---------------------------------------------------------------- system packages
+# header-that-must-exist=debian-package
+CORE_PKGS  := $(EIGEN_INC)/Eigen/Core=libeigen3-dev /usr/include/nlohmann/json.hpp=nlohmann-json3-dev
+TEST_PKGS  := /usr/include/doctest/doctest.h=doctest-dev
+BENCH_PKGS := /usr/include/benchmark/benchmark.h=libbenchmark-dev
+
+GOALS := $(or $(MAKECMDGOALS),all)
+NEED  := $(CORE_PKGS)
+ifneq ($(filter all test,$(GOALS)),)
+  NEED += $(TEST_PKGS)
+endif
+ifneq ($(filter all bench,$(GOALS)),)
+  NEED += $(BENCH_PKGS)
+endif
+
+.PHONY: all run test bench clean deps tutorials
+
+all: $(CLI) $(TEST_BIN) $(BENCH_BIN) $(TUTORIALS)
+
+# Checked on every invocation (a test -e per header), so a machine that lost a package is
+# noticed instead of failing deep inside the compiler.
+deps:
+	@missing=""; \
+	for pair in $(NEED); do \
+	  [ -e "$${pair%%=*}" ] || missing="$$missing $${pair#*=}"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "spheregrad: missing system packages:$$missing"; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=""; \
+	  elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then SUDO="sudo"; \
+	  else echo "spheregrad: cannot install them (not root, no password-less sudo). Run:" >&2; \
+	       echo "  sudo apt-get update && sudo apt-get install -y$$missing" >&2; exit 1; fi; \
+	  echo "spheregrad: installing with apt-get:$$missing"; \
+	  { $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -q >/dev/null && \
+	    $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing >/dev/null; } || \
+	  { echo "spheregrad: apt-get failed. Run:" >&2; \
+	    echo "  sudo apt-get update && sudo apt-get install -y$$missing" >&2; exit 1; }; \
+	fi
+
+$(BUILD)/obj/%.o: %.cpp | deps
+	@mkdir -p $(dir $@)
+	$(CXX) $(CXXFLAGS) -c $< -o $@
+
+$(LIB): $(LIB_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(CLI): $(BUILD)/obj/examples/main.o $(LIB)
+	$(CXX) $^ -o $@ $(LDFLAGS)
+
+$(BUILD)/tutorial_%: $(BUILD)/obj/examples/tutorial_%.o $(LIB)
+	$(CXX) $^ -o $@ $(LDFLAGS)
+
+$(TEST_BIN): $(TEST_OBJS) $(LIB)
+	$(CXX) $^ -o $@ $(LDFLAGS)
+
+$(BENCH_BIN): $(BENCH_OBJS) $(LIB)
+	$(CXX) $^ -o $@ $(LDFLAGS) -lbenchmark -lpthread
+
+tutorials: $(TUTORIALS)
+
+run: $(CLI)
+	./$(CLI) demo
+
+# The suite runs at 2 threads; the determinism tests switch thread counts themselves.
+test: $(TEST_BIN) $(CLI) $(TUTORIALS)
+	OMP_NUM_THREADS=2 ./$(TEST_BIN)
+
+bench: $(BENCH_BIN)
+	./$(BENCH_BIN)
+
+clean:
+	rm -rf build
+
+-include $(LIB_OBJS:.o=.d) $(TEST_OBJS:.o=.d) $(BENCH_OBJS:.o=.d) $(BUILD)/obj/examples/main.d
