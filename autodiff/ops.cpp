@@ -614,6 +614,7 @@ void backward_node(Tape<T>& tape, int id) {
     case Op::RowNorm: row_norm_backward(tape, y); break;
     case Op::NormalizeRows: normalize_rows_backward(tape, y); break;
     case Op::SliceCols: case Op::ConcatCols: case Op::GatherRows: structure_backward(tape, y); break;
+    case Op::Custom: y.custom_backward(tape, y); break;
   }
 }
 

@@ -16,7 +16,7 @@ const char* op_name(Op op) {
   static const char* const names[] = {
       "leaf", "add", "sub", "mul", "div", "affine", "matmul", "transpose", "sum", "row_sum",
       "col_sum", "exp", "log", "sqrt", "pow", "abs", "relu", "gelu", "sigmoid", "tanh", "clamp",
-      "row_norm", "normalize_rows", "slice_cols", "concat_cols", "gather_rows"};
+      "row_norm", "normalize_rows", "slice_cols", "concat_cols", "gather_rows", "custom"};
   return names[static_cast<int>(op)];
 }
 

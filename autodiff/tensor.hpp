@@ -38,8 +38,12 @@ enum class Op : std::uint8_t {
   Leaf, Add, Sub, Mul, Div, Affine, MatMul, Transpose, Sum, RowSum, ColSum,
   Exp, Log, Sqrt, Pow, Abs, Relu, Gelu, Sigmoid, Tanh, Clamp,
   RowNorm, NormalizeRows, SliceCols, ConcatCols, GatherRows,
+  Custom,  // a fused kernel defined outside autodiff/: backward through Node::custom_backward
 };
 const char* op_name(Op op);
+
+template <class T>
+class Tape;
 
 template <class T>
 struct Node {
@@ -52,10 +56,9 @@ struct Node {
   bool requires_grad = false;
   int iarg = 0;               // op integer argument (slice start, matmul transpose flags)
   T s0 = 0, s1 = 0;           // op scalar arguments (scale/shift, exponent, clamp bounds)
+  // Op::Custom only: adds this node's input gradients, like the backward functions of ops.cpp.
+  void (*custom_backward)(Tape<T>& tape, const Node<T>& y) = nullptr;
 };
-
-template <class T>
-class Tape;
 
 template <class T>
 class Tensor {
