@@ -121,6 +121,7 @@ run: $(CLI)
 # The suite runs at 2 threads; the determinism tests switch thread counts themselves.
 test: $(TEST_BIN) $(CLI) $(TUTORIALS)
 	OMP_NUM_THREADS=2 ./$(TEST_BIN)
+	./$(BUILD)/tutorial_xor > /dev/null && echo "tutorial_xor: learned XOR (4 of 4 correct)"
 
 bench: $(BENCH_BIN)
 	./$(BENCH_BIN)
