@@ -1,0 +1,86 @@
+// examples/color.hpp -- the color domain of the experiments (SPEC.md sections 1, 2 and 9).
+//
+// Contract:
+// - Colors are RGB in [0,1]^3; HSV is the standard hexcone model with h, s, v in [0,1], h cyclic.
+// - A ColorSet is a list of colors (one row each) with a sampling weight per color.
+// - Labels are drawn per sample, per draw: label = 1 when U(0,1) < p(color), from the Labels
+//   stream, so the same color can be labelled differently each time.
+// - The sampler draws with replacement, probability proportional to weight, by inverting the
+//   cumulative weights (one uniform draw and one binary search per sample).
+// - Metrics replace judging latent plots by eye; see hue_order for the exact definitions.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "autodiff/tensor.hpp"
+#include "nn/random.hpp"
+
+namespace sg::color {
+
+struct Rgb {
+  double r, g, b;
+};
+struct Hsv {
+  double h, s, v;
+};
+Hsv rgb_to_hsv(Rgb c);
+Rgb hsv_to_rgb(Hsv c);
+
+// Hues 0, step, 2 step, ... up to but excluding 1.
+std::vector<double> arange_cyclic(double step);
+
+struct ColorSet {
+  Matrix<float> rgb;            // (n, 3)
+  std::vector<double> weight;   // sampling weight per row
+  std::vector<std::string> name;  // empty except for named colors
+  int size() const { return int(rgb.rows()); }
+};
+
+// 36 hues x 10 saturations x 10 values, with the bias weights that undo the grid's
+// over-representation of dark and gray cells: bias(s,v) = (1-v)/(n_s n_h) + (1-s) v / n_h + s v.
+ColorSet hsv_cube(int n_hues = 36, int n_saturations = 10, int n_values = 10);
+// n^3 colors on a regular RGB grid, uniform weights (8^3 is the validation set).
+ColorSet rgb_cube(int n);
+// The 12 named hues at s = v = 1, then the 5 grays (black .. white).
+ColorSet named_colors();
+// n vibrant hues (s = v = 1) evenly spaced in hue order, starting at red.
+ColorSet hue_ring(int n);
+
+double redness(const float* rgb);   // r (1 - g/2 - b/2): 1 only at pure red
+double vibrancy(const float* rgb);  // chroma = max - min = S V
+
+// Label probabilities.
+enum class LabelSet { M1, M2 };
+struct LabelRule {
+  std::string name;
+  double (*probability)(const float* rgb);
+};
+std::vector<LabelRule> label_rules(LabelSet set);  // M1: red, vibrant, desaturated; M2: red, vibrant
+
+// Weighted sampling with replacement.
+class Sampler {
+ public:
+  explicit Sampler(const std::vector<double>& weights);
+  int draw(Rng& rng) const;
+  const std::vector<double>& cumulative() const { return cumulative_; }
+
+ private:
+  std::vector<double> cumulative_;
+};
+
+// ------------------------------------------------------------------ metrics
+
+// Latent angles atan2(z1, z0) of colors given in hue order. Each consecutive step (including
+// the closing step from the last hue back to the first) is wrapped into (-pi, pi]; their sum is
+// 2 pi times the winding number. The wheel's direction is the sign of the winding (or, for
+// winding 0, of the summed steps); an inversion is a step that goes against that direction.
+// A clean wheel has 0 inversions and winding +-1. Crumpled = inversions > 0 or |winding| != 1.
+struct HueOrder {
+  int inversions = 0;
+  int winding = 0;
+  bool crumpled() const { return inversions > 0 || (winding != 1 && winding != -1); }
+};
+HueOrder hue_order(const Matrix<float>& latents_in_hue_order);
+
+}  // namespace sg::color
