@@ -269,18 +269,6 @@ struct ReluF {
   template <class T> static T f(T x, T, T) { return x > 0 ? x : T(0); }
   template <class T> static T df(T x, T, T, T) { return x > 0 ? T(1) : T(0); }
 };
-// gelu (exact): y = x Phi(x), Phi(x) = (1 + erf(x / sqrt 2)) / 2
-//                                                  dy/dx = Phi(x) + x phi(x), phi(x) = e^(-x^2/2) / sqrt(2 pi)
-struct GeluF {
-  static constexpr long cost = 16;
-  template <class T> static T f(T x, T, T) {
-    return T(0.5) * x * (T(1) + std::erf(x * T(0.70710678118654752440)));
-  }
-  template <class T> static T df(T x, T, T, T) {
-    const T cdf = T(0.5) * (T(1) + std::erf(x * T(0.70710678118654752440)));
-    return cdf + x * T(0.39894228040143267794) * std::exp(T(-0.5) * x * x);
-  }
-};
 // sigmoid: y = 1 / (1 + e^-x), computed without overflow     dy/dx = y (1 - y)
 struct SigmoidF {
   static constexpr long cost = 8;
@@ -329,6 +317,39 @@ void unary_backward(Tape<T>& tape, const Node<T>& y) {
   const Node<T>& x = tape.node(y.a);
   par::for_range(long(y.rows) * y.cols, F::cost, [&](long lo, long hi) {
     for (long i = lo; i < hi; ++i) x.grad[i] += y.grad[i] * F::df(x.value[i], y.value[i], y.s0, y.s1);
+  });
+}
+
+// gelu (exact): y = x Phi(x), Phi(x) = (1 + erf(x / sqrt 2)) / 2
+//   dy/dx = Phi(x) + x phi(x), phi(x) = e^(-x^2/2) / sqrt(2 pi)
+// Phi is saved in aux by the forward, so the backward needs one exp per element and no erf:
+// erf is the most expensive function in the color models' step.
+template <class T>
+Tensor<T> gelu_forward(Tensor<T> a) {
+  Tape<T>& tape = a.tape();
+  T* cdf = tape.template alloc<T>(std::size_t(a.size()));
+  const int id = tape.record(Op::Gelu, a.rows(), a.cols(), a.id());
+  Node<T>& y = tape.node(id);
+  y.aux = cdf;
+  const T* x = a.data();
+  par::for_range(a.size(), 16, [&](long lo, long hi) {
+    for (long i = lo; i < hi; ++i) {
+      cdf[i] = T(0.5) * (T(1) + std::erf(x[i] * T(0.70710678118654752440)));
+      y.value[i] = x[i] * cdf[i];
+    }
+  });
+  return {&tape, id};
+}
+
+template <class T>
+void gelu_backward(Tape<T>& tape, const Node<T>& y) {
+  const Node<T>& x = tape.node(y.a);
+  const T* cdf = static_cast<const T*>(y.aux);
+  par::for_range(long(y.rows) * y.cols, 8, [&](long lo, long hi) {
+    for (long i = lo; i < hi; ++i) {
+      const T v = x.value[i];
+      x.grad[i] += y.grad[i] * (cdf[i] + v * T(0.39894228040143267794) * std::exp(T(-0.5) * v * v));
+    }
   });
 }
 
@@ -508,7 +529,7 @@ template <class T> Tensor<T> sqrt(Tensor<T> a) { return unary<SqrtF>(Op::Sqrt, a
 template <class T> Tensor<T> pow(Tensor<T> a, double p) { return unary<PowF>(Op::Pow, a, T(p)); }
 template <class T> Tensor<T> abs(Tensor<T> a) { return unary<AbsF>(Op::Abs, a); }
 template <class T> Tensor<T> relu(Tensor<T> a) { return unary<ReluF>(Op::Relu, a); }
-template <class T> Tensor<T> gelu(Tensor<T> a) { return unary<GeluF>(Op::Gelu, a); }
+template <class T> Tensor<T> gelu(Tensor<T> a) { return gelu_forward(a); }
 template <class T> Tensor<T> sigmoid(Tensor<T> a) { return unary<SigmoidF>(Op::Sigmoid, a); }
 template <class T> Tensor<T> tanh(Tensor<T> a) { return unary<TanhF>(Op::Tanh, a); }
 template <class T> Tensor<T> clamp(Tensor<T> a, double lo, double hi) {
@@ -607,7 +628,7 @@ void backward_node(Tape<T>& tape, int id) {
     case Op::Pow: unary_backward<PowF>(tape, y); break;
     case Op::Abs: unary_backward<AbsF>(tape, y); break;
     case Op::Relu: unary_backward<ReluF>(tape, y); break;
-    case Op::Gelu: unary_backward<GeluF>(tape, y); break;
+    case Op::Gelu: gelu_backward(tape, y); break;
     case Op::Sigmoid: unary_backward<SigmoidF>(tape, y); break;
     case Op::Tanh: unary_backward<TanhF>(tape, y); break;
     case Op::Clamp: unary_backward<ClampF>(tape, y); break;
