@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <set>
 #include <string>
 #include <vector>
@@ -240,4 +241,59 @@ TEST_CASE("CNColorMLP: identity output in training, clamped to [0, 1] in evaluat
   CHECK(eval_out.maxCoeff() <= 1.0f);
   CHECK(eval_out.minCoeff() >= 0.0f);
   CHECK(eval_out == train_out.cwiseMax(0.0f).cwiseMin(1.0f));
+}
+
+#include <filesystem>
+
+#include "nn/checkpoint.hpp"
+
+TEST_CASE("checkpoint: save -> load gives a bit-identical forward pass and optimizer state") {
+  const std::string path = (std::filesystem::temp_directory_path() / "spheregrad-test-ckpt.safetensors").string();
+  Matrix<float> xs(5, 3);
+  xs << 0.1f, 0.2f, 0.3f, 1, 0, 0, 0.5f, 0.5f, 0.5f, 0, 1, 1, 0.9f, 0.1f, 0.4f;
+
+  Tape<float> tape_a;
+  Rng rng_a(11, Stream::Init);
+  Autoencoder<float> a = color_mlp(tape_a, 4, rng_a);
+  Adam<float> adam_a(a.parameters(), 0.01);
+  {  // two Adam steps, so that the moments are not zero
+    const auto mark = tape_a.mark();
+    for (int i = 0; i < 2; ++i) {
+      auto out = a.forward(tape_a.tensor(xs));
+      tape_a.backward(mean(pow(out.reconstruction - tape_a.tensor(xs), 2.0)));
+      adam_a.step();
+      tape_a.rewind(mark);
+    }
+  }
+  SafeTensors st;
+  save_parameters(st, a.parameters());
+  save_optimizer(st, adam_a);
+  st.metadata["model"] = a.name;
+  st.save(path);
+
+  const SafeTensors loaded = SafeTensors::load(path);
+  Tape<float> tape_b;
+  Rng rng_b(99, Stream::Init);  // a different initialization, overwritten by the load
+  Autoencoder<float> b = make_model(tape_b, loaded.metadata.at("model"), rng_b);
+  Adam<float> adam_b(b.parameters(), 0.01);
+  load_parameters(loaded, b.parameters());
+  load_optimizer(loaded, adam_b);
+  CHECK(adam_b.steps_taken() == 2);
+  const Matrix<float> out_a = a.forward(tape_a.tensor(xs)).reconstruction.value();
+  const Matrix<float> out_b = b.forward(tape_b.tensor(xs)).reconstruction.value();
+  CHECK(std::memcmp(out_a.data(), out_b.data(), sizeof(float) * out_a.size()) == 0);
+  // The optimizer's moments came back exactly.
+  CHECK(adam_a.state()[0].second->isApprox(*adam_b.state()[0].second, 0.0f));
+
+  // A model with other shapes, or other names, is rejected with the tensor's name.
+  Tape<float> tape_c;
+  Autoencoder<float> c = color_mlp(tape_c, 5, rng_b);
+  CHECK_THROWS_WITH_AS(load_parameters(loaded, c.parameters()), doctest::Contains("encoder.2.weight"), SafeTensorsError);
+  Autoencoder<float> d = ex13_model(tape_c, rng_b);
+  CHECK_THROWS_AS(load_parameters(loaded, d.parameters()), SafeTensorsError);
+  std::vector<Parameter<float>> fewer = b.parameters();
+  fewer.pop_back();
+  CHECK_THROWS_WITH_AS(load_parameters(loaded, fewer), doctest::Contains("'decoder.2.bias' is not a parameter"),
+                       SafeTensorsError);
+  std::filesystem::remove(path);
 }

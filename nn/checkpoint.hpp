@@ -1,0 +1,80 @@
+// nn/checkpoint.hpp -- model and optimizer state in a safetensors file.
+//
+// Contract:
+// - Parameters are stored under their own names ("encoder.0.weight"), as F32 (float models) or
+//   F64 (double), with their (rows, cols) shape: a PyTorch user can load them into the same
+//   architecture with safetensors.torch.load_file.
+// - Optimizer state goes under "optimizer.<state name>" ("optimizer.exp_avg.encoder.0.weight")
+//   and its step count under "optimizer.step" (I64, shape [1]). Other prefixes ("rng.") are the
+//   caller's.
+// - Loading checks that every parameter is present with its shape and dtype, and that the file
+//   holds no parameter the model lacks; any mismatch is a SafeTensorsError naming the tensor.
+// - The file layer (nn/safetensors.hpp) validates the bytes and writes atomically.
+#pragma once
+
+#include <set>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+#include "nn/optim.hpp"
+#include "nn/safetensors.hpp"
+
+namespace sg {
+
+namespace detail {
+
+template <class T>
+void put_matrix(SafeTensors& st, const std::string& name, const T* data, long rows, long cols) {
+  const std::vector<std::int64_t> shape = {rows, cols};
+  if constexpr (std::is_same_v<T, float>) st.put_f32(name, shape, {data, std::size_t(rows * cols)});
+  else st.put_f64(name, shape, {data, std::size_t(rows * cols)});
+}
+
+template <class T>
+void get_matrix(const SafeTensors& st, const std::string& name, T* data, long rows, long cols) {
+  const std::vector<std::int64_t> shape = {rows, cols};
+  if constexpr (std::is_same_v<T, float>) st.get_f32(name, shape, {data, std::size_t(rows * cols)});
+  else st.get_f64(name, shape, {data, std::size_t(rows * cols)});
+}
+
+inline bool is_reserved(const std::string& name) {
+  return name.rfind("optimizer.", 0) == 0 || name.rfind("rng.", 0) == 0;
+}
+
+}  // namespace detail
+
+template <class T>
+void save_parameters(SafeTensors& st, const std::vector<Parameter<T>>& params) {
+  for (const Parameter<T>& p : params)
+    detail::put_matrix(st, p.name, p.tensor.data(), p.tensor.rows(), p.tensor.cols());
+}
+
+template <class T>
+void load_parameters(const SafeTensors& st, const std::vector<Parameter<T>>& params) {
+  std::set<std::string> expected;
+  for (const Parameter<T>& p : params) {
+    expected.insert(p.name);
+    detail::get_matrix(st, p.name, p.tensor.data(), p.tensor.rows(), p.tensor.cols());
+  }
+  for (const std::string& name : st.names())
+    if (!detail::is_reserved(name) && !expected.count(name))
+      throw SafeTensorsError(st.source() + ": tensor '" + name + "' is not a parameter of this model");
+}
+
+template <class T>
+void save_optimizer(SafeTensors& st, Optimizer<T>& opt) {
+  for (auto& [name, m] : opt.state()) detail::put_matrix(st, "optimizer." + name, m->data(), m->rows(), m->cols());
+  const std::int64_t step = opt.steps_taken();
+  st.put_i64("optimizer.step", {1}, {&step, 1});
+}
+
+template <class T>
+void load_optimizer(const SafeTensors& st, Optimizer<T>& opt) {
+  for (auto& [name, m] : opt.state()) detail::get_matrix(st, "optimizer." + name, m->data(), m->rows(), m->cols());
+  std::int64_t step = 0;
+  st.get_i64("optimizer.step", {1}, {&step, 1});
+  opt.set_steps_taken(long(step));
+}
+
+}  // namespace sg
