@@ -16,6 +16,7 @@
 namespace sg {
 namespace {
 
+using par::dot_span;
 using par::kParallelWork;
 
 std::string shape(int rows, int cols) {
@@ -44,17 +45,6 @@ T ipow(T x, long e) {
 }
 
 bool is_small_integer(double p) { return p == std::floor(p) && std::fabs(p) <= 1 << 20; }
-
-// Dot product of two spans with eight interleaved accumulators (see par::sum_span).
-template <class T>
-T dot_span(const T* p, const T* q, long n) {
-  T acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-  long i = 0;
-  for (; i + 8 <= n; i += 8)
-    for (int l = 0; l < 8; ++l) acc[l] += p[i + l] * q[i + l];
-  for (int l = 0; i < n; ++i, ++l) acc[l] += p[i] * q[i];
-  return ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
-}
 
 // dst (dr,dc) += scale * src (R,C) summed over the dimensions where dst has size 1.
 // dst is (R,C), (R,1), (1,C) or (1,1). Shared by the reductions and by the backward of

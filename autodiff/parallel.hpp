@@ -52,4 +52,15 @@ T sum_span(const T* p, long n) {
   return ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
 }
 
+// Dot product of two spans with eight interleaved accumulators (see par::sum_span).
+template <class T>
+T dot_span(const T* p, const T* q, long n) {
+  T acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  long i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (int l = 0; l < 8; ++l) acc[l] += p[i + l] * q[i + l];
+  for (int l = 0; i < n; ++i, ++l) acc[l] += p[i] * q[i];
+  return ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+}
+
 }  // namespace sg::par

@@ -1,0 +1,53 @@
+// Benchmarks of losses/: the angular repulsion, fused kernel against its composed reference.
+//
+// One iteration is a whole training-step's worth of the term: forward, mean, backward, and a
+// rewind of the tape. z is (B,4) in float, the color models' bottleneck, p = 10 without shift
+// (the milestone-1 setting). Times are wall-clock (the kernels run on several threads).
+// Counters: pairs = B^2 pairs per second; arena_MiB = the tape memory
+// the step needed (O(B^2) composed, O(B k) fused); threads = the OpenMP thread count.
+#include <benchmark/benchmark.h>
+
+#include <random>
+
+#include "autodiff/ops.hpp"
+#include "losses/losses.hpp"
+
+namespace {
+
+template <bool kFused>
+void BM_AngularRepulsion(benchmark::State& state) {
+  const int B = int(state.range(0));
+  std::mt19937_64 rng(42);
+  std::normal_distribution<float> normal;
+  sg::Matrix<float> zv(B, 4);
+  for (long i = 0; i < zv.size(); ++i) zv.data()[i] = normal(rng);
+
+  sg::Tape<float> tape;
+  sg::Tensor<float> z = tape.tensor(zv, true);
+  const auto mark = tape.mark();
+  const sg::loss::AngularRepulsion options{10, false};
+  for (auto _ : state) {
+    const sg::Tensor<float> per_sample =
+        kFused ? sg::loss::angular_repulsion_fused(z, options) : sg::loss::angular_repulsion(z, options);
+    const sg::Tensor<float> loss = sg::mean(per_sample);
+    tape.backward(loss);
+    benchmark::DoNotOptimize(z.grad().data());
+    tape.rewind(mark);
+  }
+  state.counters["pairs"] = benchmark::Counter(double(B) * B, benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["arena_MiB"] = double(tape.arena_bytes()) / (1 << 20);
+  state.counters["threads"] = sg::num_threads();
+}
+
+BENCHMARK_TEMPLATE(BM_AngularRepulsion, false)
+    ->Name("angular_repulsion/composed")
+    ->Arg(64)->Arg(256)->Arg(1024)->Arg(4096)
+    ->Unit(benchmark::kMicrosecond)
+    ->UseRealTime();
+BENCHMARK_TEMPLATE(BM_AngularRepulsion, true)
+    ->Name("angular_repulsion/fused")
+    ->Arg(64)->Arg(256)->Arg(1024)->Arg(4096)
+    ->Unit(benchmark::kMicrosecond)
+    ->UseRealTime();
+
+}  // namespace
