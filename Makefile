@@ -116,7 +116,7 @@ $(BENCH_BIN): $(BENCH_OBJS) $(LIB)
 tutorials: $(TUTORIALS)
 
 run: $(CLI)
-	./$(CLI) demo
+	./$(CLI) train
 
 # The suite runs at 2 threads; the determinism tests switch thread counts themselves.
 test: $(TEST_BIN) $(CLI) $(TUTORIALS)

@@ -6,6 +6,7 @@
 namespace sg::cli {
 
 int demo(int argc, char** argv);
+int train(int argc, char** argv);
 int schedule(int argc, char** argv);
 
 }  // namespace sg::cli

@@ -154,7 +154,9 @@ HueOrder hue_order(const Matrix<float>& z) {
   HueOrder h;
   h.winding = int(std::lround(total / (2 * kPi)));
   const double direction = h.winding != 0 ? h.winding : (total >= 0 ? 1.0 : -1.0);
-  for (double d : steps) h.inversions += d * direction < 0;
+  for (long k = 0; k < n; ++k)
+    if (steps[k] * direction < 0) h.inverted.push_back(int(k));
+  h.inversions = int(h.inverted.size());
   return h;
 }
 

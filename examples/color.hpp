@@ -79,6 +79,7 @@ class Sampler {
 struct HueOrder {
   int inversions = 0;
   int winding = 0;
+  std::vector<int> inverted;  // k for each inverted step from hue k to hue k+1
   bool crumpled() const { return inversions > 0 || (winding != 1 && winding != -1); }
 };
 HueOrder hue_order(const Matrix<float>& latents_in_hue_order);

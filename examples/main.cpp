@@ -14,6 +14,7 @@ struct Command {
 };
 
 const Command kCommands[] = {
+    {"train", sg::cli::train, "train a color autoencoder on a preset (default: Ex 1.7, seed 0)"},
     {"demo", sg::cli::demo, "fit a tiny model with the autodiff tape (a smoke test of the engine)"},
     {"schedule", sg::cli::schedule, "realize a dopesheet: every property at every step, as CSV or SVG"},
 };

@@ -1,0 +1,37 @@
+// examples/figures.hpp -- what a run writes besides its CSV: NumPy arrays, SVG figures and the
+// self-contained HTML report.
+//
+// Contract: every function returns the file's contents as a string (the caller writes it
+// atomically); nothing here touches the network or needs a library beyond the standard one.
+// Latent plots follow SPEC.md's convention: dim 1 horizontal, dim 0 vertical, red on top; each
+// dot is filled with its true color, the unit circle is dashed.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "autodiff/tensor.hpp"
+
+namespace sg::figures {
+
+// A NumPy .npy file (format 1.0, little-endian float32, C order) holding `data` with `shape`.
+std::string npy(const float* data, const std::vector<long>& shape);
+
+// Scatter of latents (n, k) projected on (dim_x horizontal, dim_y vertical).
+std::string latent_svg(const Matrix<float>& latents, const Matrix<float>& rgb, int dim_x, int dim_y,
+                       const std::string& title);
+
+struct Series {
+  std::string name;
+  std::vector<double> x, y;
+};
+// Line chart of several series against steps; log10 y axis when `log_y` (non-positive values
+// are left out of a log chart).
+std::string line_chart_svg(const std::vector<Series>& series, bool log_y, const std::string& title);
+
+// The report: plays the latent snapshots with a slider and a play button, beside the loss
+// curves and the schedule, each with a cursor at the current snapshot. `data_json` is a JSON
+// object with the keys the page's script reads (see report_data in examples/train.cpp).
+std::string report_html(const std::string& title, const std::string& data_json);
+
+}  // namespace sg::figures

@@ -1,0 +1,558 @@
+// examples/train.cpp -- presets, name validation, the training loop, metrics and outputs.
+#include "examples/train.hpp"
+
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <cstring>
+#include <optional>
+#include <stdexcept>
+
+#include "examples/cmd_schedule.hpp"
+#include "examples/figures.hpp"
+#include "nn/checkpoint.hpp"
+#include "nn/models.hpp"
+#include "schedule/timeline.hpp"
+
+namespace sg::train {
+
+const char* const kVersion = "0.1.0";
+
+// ------------------------------------------------------------------ presets
+
+namespace {
+
+// Ex 1.7 (SPEC.md sections 7 and 8): full data from step 0, selective regularizers.
+const char* const kEx17Dopesheet =
+    "STEP,PHASE,ACTION,lr,reg-separate,reg-planar,reg-norm,reg-norm-v,reg-polar\n"
+    "0,Train,,1e-8,0.001,0.02,0.01,0.02,\n"
+    "+10,,,0.01,,,,,\n"
+    "500,,,,0.02,,,,\n"
+    "2500,,,,0.01,0.08,,,\n"
+    "5000,,,0.01,0.001,0.02,0.2,,0.006\n"
+    "+0.5,,,,,,,,0.0002\n"
+    "10000,,,0.005,,,,,\n";
+
+std::vector<Preset> make_presets() {
+  Preset ex17;
+  ex17.name = "ex-1.7";
+  ex17.description = "selective regularization, full data from step 0 (the main method)";
+  ex17.model = "ColorMLP(4)";
+  ex17.batch = 64;
+  ex17.labels = color::LabelSet::M1;
+  Regularizer polar{"reg-polar", TermKind::Anchor, {{"red", 1.0}}, {}, {}, {}, false, 0, 1, false};
+  Regularizer separate{"reg-separate", TermKind::AngularRepulsion, {}, {10, false}, {}, {}, false, 0, 1, false};
+  Regularizer planar{"reg-planar", TermKind::Planarity, {{"vibrant", 1.0}}, {}, {}, {}, false, 0, 1, false};
+  Regularizer norm_v{"reg-norm-v", TermKind::Unitarity, {{"vibrant", 1.0}}, {}, {}, {}, false, 0, 1, false};
+  Regularizer norm{"reg-norm", TermKind::Unitarity, {}, {}, {}, {}, false, 0, 1, false};
+  ex17.regularizers = {polar, separate, planar, norm_v, norm};
+  ex17.dopesheet = kEx17Dopesheet;
+  return {ex17};
+}
+
+const std::vector<Preset>& presets() {
+  static const std::vector<Preset> all = make_presets();
+  return all;
+}
+
+}  // namespace
+
+std::vector<std::string> preset_names() {
+  std::vector<std::string> names;
+  for (const Preset& p : presets()) names.push_back(p.name);
+  return names;
+}
+
+const Preset& find_preset(const std::string& name) {
+  std::string known;
+  for (const Preset& p : presets()) {
+    if (p.name == name) return p;
+    known += (known.empty() ? "" : ", ") + p.name;
+  }
+  throw std::invalid_argument("unknown preset '" + name + "' (known: " + known + ")");
+}
+
+// ------------------------------------------------------------------ the loop
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// A regularizer bound to this run: its dopesheet column and its labels as indices.
+struct BoundRegularizer {
+  const Regularizer* spec;
+  std::size_t column;
+  std::vector<std::pair<int, double>> affinities;  // (label index, strength)
+  std::vector<double> point;                       // anchors
+  double last_raw = NAN;
+};
+
+Tensor<float> per_sample_term(const BoundRegularizer& r, Tensor<float> z) {
+  const Regularizer& s = *r.spec;
+  switch (s.kind) {
+    case TermKind::Unitarity: return loss::unitarity(z);
+    case TermKind::Planarity: return loss::planarity(z);
+    case TermKind::Subspace: return loss::subspace(z, s.dims, s.invert);
+    case TermKind::AngularRepulsion: return loss::angular_repulsion_fused(z, s.angular);
+    case TermKind::EuclideanRepulsion: return loss::euclidean_repulsion(z, s.euclidean);
+    case TermKind::Anchor: return loss::anchor(z, r.point);
+    case TermKind::AngularAnchor: return loss::angular_anchor(z, r.point);
+    case TermKind::AntiAnchor: return loss::anti_anchor(z, r.point, s.hemi);
+    default: throw std::logic_error("per_sample_term: not a per-sample term");
+  }
+}
+
+void check_finite(double v, const std::string& what, int step) {
+  if (!std::isfinite(v))
+    throw std::runtime_error("non-finite value in " + what + " at step " + std::to_string(step) + " (" +
+                             std::to_string(v) + ")");
+}
+
+long peak_rss_kb() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return usage.ru_maxrss;
+}
+
+Matrix<float> encode(Autoencoder<float>& model, Tape<float>& tape, const Matrix<float>& rgb) {
+  const auto mark = tape.mark();
+  NoGrad<float> no_grad(tape);
+  Matrix<float> z = model.encoder.forward(tape.tensor(rgb)).value();
+  tape.rewind(mark);
+  return z;
+}
+
+double angle_deg(const Matrix<float>& z, int row) {
+  return std::atan2(double(z(row, 1)), double(z(row, 0))) * 180.0 / M_PI;
+}
+
+FinalMetrics measure(Autoencoder<float>& model, Tape<float>& tape) {
+  FinalMetrics m;
+  model.train(false);
+  const auto mark = tape.mark();
+  NoGrad<float> no_grad(tape);
+  auto mse_rows = [&](const Matrix<float>& rgb) {
+    const Matrix<float> out = model.forward(tape.tensor(rgb)).reconstruction.value();
+    Eigen::VectorXd per = (out - rgb).cast<double>().array().square().rowwise().mean();
+    tape.rewind(mark);
+    return per;
+  };
+  const color::ColorSet cube = color::rgb_cube(8), named = color::named_colors();
+  m.recon_mse_validation = mse_rows(cube.rgb).mean();
+  const Eigen::VectorXd per_named = mse_rows(named.rgb);
+  m.recon_mse_named.assign(per_named.data(), per_named.data() + per_named.size());
+
+  const Matrix<float> ring360 = encode(model, tape, color::hue_ring(360).rgb);
+  const color::HueOrder fine = color::hue_order(ring360);
+  const color::HueOrder coarse = color::hue_order(encode(model, tape, color::hue_ring(36).rgb));
+  m.hue_inversions = fine.inversions;
+  m.hue_inversions_at_deg = fine.inverted;  // 360 hues: index = degrees
+  m.hue_winding = fine.winding;
+  m.hue_inversions_36 = coarse.inversions;
+  m.hue_winding_36 = coarse.winding;
+  m.crumpled = fine.crumpled();
+
+  const Matrix<float> zn = encode(model, tape, named.rgb);
+  m.red_cosine = double(zn(0, 0)) / (double(zn.row(0).norm()) + 1e-8);
+  m.red_angle_deg = angle_deg(zn, 0);
+
+  const Matrix<float> zc = encode(model, tape, cube.rgb);
+  const Eigen::VectorXd radius = zc.cast<double>().rowwise().norm();
+  m.radius_mean = radius.mean();
+  m.radius_std = std::sqrt((radius.array() - m.radius_mean).square().mean());
+  if (ring360.cols() > 2)
+    m.planarity_vibrant = ring360.rightCols(ring360.cols() - 2).cast<double>().array().square().rowwise().sum().mean();
+
+  const Matrix<float> six = encode(model, tape, color::hue_ring(6).rgb);
+  for (int i = 0; i < 6; ++i) {
+    double d = angle_deg(six, (i + 1) % 6) - angle_deg(six, i);
+    while (d > 180) d -= 360;
+    while (d <= -180) d += 360;
+    m.spacing_deg.push_back(d);
+  }
+  model.train(true);
+  return m;
+}
+
+}  // namespace
+
+namespace {
+
+// Mean of each window of `stride` finite values (NaN where a window has none): curves of
+// 10^4 noisy steps become readable lines of about 500 points.
+figures::Series smooth(const std::string& name, const std::vector<double>& v, std::size_t stride) {
+  figures::Series s{name, {}, {}};
+  for (std::size_t begin = 0; begin < v.size(); begin += stride) {
+    double sum = 0;
+    int n = 0;
+    for (std::size_t i = begin; i < std::min(v.size(), begin + stride); ++i)
+      if (std::isfinite(v[i])) sum += v[i], ++n;
+    s.x.push_back(double(begin));
+    s.y.push_back(n ? sum / n : NAN);
+  }
+  return s;
+}
+
+nlohmann::json series_json(const std::vector<figures::Series>& series) {
+  nlohmann::json out = {{"steps", series.empty() ? std::vector<double>() : series[0].x},
+                        {"series", nlohmann::json::array()}};
+  for (const figures::Series& s : series) {
+    nlohmann::json y = nlohmann::json::array();
+    for (double v : s.y) y.push_back(std::isfinite(v) ? nlohmann::json(v) : nlohmann::json());
+    out["series"].push_back({{"name", s.name}, {"y", y}});
+  }
+  return out;
+}
+
+// One training run: everything the loop needs, set up and checked before the first step.
+class Run {
+ public:
+  Run(const Options& o)
+      : o_(o), preset_(find_preset(o.preset)), batch_(o.batch > 0 ? o.batch : preset_.batch),
+        sheet_(o.dopesheet.empty()
+                   ? schedule::parse_dopesheet(preset_.dopesheet, preset_.name + " (embedded dopesheet)")
+                   : schedule::load_dopesheet(o.dopesheet)),
+        timeline_(sheet_), rules_(color::label_rules(preset_.labels)), init_(o.seed, Stream::Init),
+        sampler_rng_(o.seed, Stream::Sampler), label_rng_(o.seed, Stream::Labels),
+        model_(make_model(tape_, preset_.model, init_)), data_(color::hsv_cube()), sampler_(data_.weight),
+        validation_(color::rgb_cube(8)), params_(model_.parameters()), adam_(params_, 0.0) {
+    bind_names();
+    k_ = model_.encoder.forward(tape_.tensor(1, 3)).cols();
+    for (BoundRegularizer& r : regs_) r.point = loss::axis(k_, r.spec->anchor_axis, r.spec->anchor_sign);
+    for (const color::LabelRule& rule : rules_) {
+      std::vector<double> p;
+      for (int i = 0; i < data_.size(); ++i) p.push_back(rule.probability(data_.rgb.row(i).data()));
+      label_probability_.push_back(std::move(p));
+    }
+    data_tensor_ = tape_.tensor(data_.rgb);
+    reference_tensor_ = tape_.tensor(color::hue_ring(6).rgb);  // the drift anchor's reference set
+    index_.resize(batch_);
+    labels_.resize(std::size_t(batch_) * rules_.size());
+    label_count_.resize(rules_.size());
+    curve_reg_.resize(regs_.size());
+    curve_sched_.resize(sheet_.properties.size());
+    mark_ = tape_.mark();
+    steps_ = o.steps >= 0 ? o.steps : timeline_.length();
+    out_dir_ = o.out.empty() ? "out/" + preset_.name + "-seed" + std::to_string(o.seed) : o.out;
+  }
+
+  Result train();
+
+ private:
+  void bind_names();
+  void draw_batch();
+  void train_step(int step);
+  void open_metrics();
+  void log_step(int step);
+  void snapshot(int step);
+  void write_outputs(const Result& result);
+
+  const Options o_;
+  const Preset& preset_;
+  const int batch_;
+  schedule::Dopesheet sheet_;
+  schedule::Timeline timeline_;
+  const std::vector<color::LabelRule> rules_;
+  Rng init_, sampler_rng_, label_rng_;
+  Tape<float> tape_;
+  Autoencoder<float> model_;
+  const color::ColorSet data_;
+  const color::Sampler sampler_;
+  const color::ColorSet validation_;
+  std::vector<Parameter<float>> params_;
+  Adam<float> adam_;
+  int k_ = 0, steps_ = 0;
+  int lr_column_ = -1, recon_column_ = -1;
+  std::vector<BoundRegularizer> regs_;
+  std::vector<std::vector<double>> label_probability_;  // [rule][cell]
+  Tensor<float> data_tensor_, reference_tensor_;
+  loss::DriftAnchor<float> drift_;
+  Tape<float>::Mark mark_{};
+
+  // Per step, reused.
+  std::vector<int> index_;
+  std::vector<unsigned char> labels_;  // [sample][rule]
+  std::vector<int> label_count_;
+  double recon_value_ = 0, total_value_ = 0;
+
+  // What the outputs are made of.
+  std::string out_dir_, metrics_tmp_;
+  std::FILE* metrics_ = nullptr;
+  std::vector<double> curve_recon_, curve_total_;
+  std::vector<std::vector<double>> curve_reg_, curve_sched_;
+  std::vector<float> snapshots_, snapshot_steps_;
+};
+
+// Every regularizer needs a column; every column needs a regularizer or a known setting.
+void Run::bind_names() {
+  lr_column_ = sheet_.property_index("lr");
+  if (lr_column_ < 0) throw std::runtime_error(sheet_.source + ": no 'lr' column");
+  recon_column_ = sheet_.property_index("loss-recon");
+  for (const std::string& w : o_.without) {
+    bool found = false;
+    for (const Regularizer& r : preset_.regularizers) found = found || r.name == w;
+    if (!found) throw std::runtime_error("--without " + w + ": preset " + preset_.name + " has no regularizer of that name");
+  }
+  std::vector<bool> used(sheet_.properties.size(), false);
+  used[lr_column_] = true;
+  if (recon_column_ >= 0) used[recon_column_] = true;
+  for (const Regularizer& r : preset_.regularizers) {
+    const int column = sheet_.property_index(r.name);
+    if (column < 0)
+      throw std::runtime_error("regularizer '" + r.name + "' has no column in " + sheet_.source +
+                               " (a missing weight is an error, never a default)");
+    used[column] = true;
+    if (std::find(o_.without.begin(), o_.without.end(), r.name) != o_.without.end()) continue;
+    BoundRegularizer b{&r, std::size_t(column), {}, {}};
+    for (const auto& [label, strength] : r.affinities) {
+      int index = -1;
+      for (std::size_t k = 0; k < rules_.size(); ++k)
+        if (rules_[k].name == label) index = int(k);
+      if (index < 0) throw std::runtime_error("regularizer '" + r.name + "': unknown label '" + label + "'");
+      b.affinities.push_back({index, strength});
+    }
+    regs_.push_back(b);
+  }
+  for (std::size_t c = 0; c < used.size(); ++c)
+    if (!used[c])
+      throw std::runtime_error(sheet_.source + ": column '" + sheet_.properties[c].name + "' matches no regularizer of preset " +
+                               preset_.name + " and no setting (lr, loss-recon)");
+}
+
+// The batch: per sample, a cell drawn by weight, then one uniform per label rule in order.
+void Run::draw_batch() {
+  std::fill(label_count_.begin(), label_count_.end(), 0);
+  for (int i = 0; i < batch_; ++i) {
+    index_[i] = sampler_.draw(sampler_rng_);
+    for (std::size_t r = 0; r < rules_.size(); ++r) {
+      const bool on = label_rng_.uniform() < label_probability_[r][index_[i]];
+      labels_[i * rules_.size() + r] = on;
+      label_count_[r] += on;
+    }
+  }
+}
+
+void Run::train_step(int step) {
+  const std::span<const double> values = timeline_.values();
+  adam_.lr = values[lr_column_];
+  if (timeline_.fired("anchor")) {
+    NoGrad<float> no_grad(tape_);
+    drift_.capture(model_.encoder.forward(reference_tensor_));
+  }
+  draw_batch();
+  const Tensor<float> x = gather_rows(data_tensor_, index_.data(), batch_);
+  const auto forward = model_.forward(x);
+  const Tensor<float> recon = mean(pow(forward.reconstruction - x, 2.0));
+  recon_value_ = recon.item();
+  check_finite(recon_value_, "recon", step);
+  Tensor<float> total = recon_column_ < 0 ? recon : recon * values[recon_column_];
+  for (BoundRegularizer& r : regs_) {
+    r.last_raw = NAN;
+    const double weight = values[r.column];
+    if (weight == 0) continue;  // a weight of exactly 0 means the term is not computed
+    std::optional<Tensor<float>> term;
+    if (r.spec->kind == TermKind::Uniformity) {
+      term = loss::uniformity(forward.bottleneck);
+    } else if (r.spec->kind == TermKind::DriftAnchor) {
+      if (!drift_.captured()) continue;
+      term = mean(drift_.loss(model_.encoder.forward(reference_tensor_)));
+    } else if (r.affinities.empty()) {
+      term = mean(per_sample_term(r, forward.bottleneck));
+    } else {
+      // alpha_i = clamp(sum over labels of label_i * strength, 0, 1), as a tape constant.
+      Tensor<float> alpha = tape_.tensor(batch_, 1);
+      for (int i = 0; i < batch_; ++i) {
+        double a = 0;
+        for (const auto& [label, strength] : r.affinities) a += labels_[i * rules_.size() + label] * strength;
+        alpha.data()[i] = float(std::clamp(a, 0.0, 1.0));
+      }
+      term = loss::weighted_mean(per_sample_term(r, forward.bottleneck), alpha);
+      if (!term) continue;  // no sample selected: the term is skipped
+    }
+    r.last_raw = term->item();
+    check_finite(r.last_raw, r.spec->name, step);
+    total = total + *term * weight;
+  }
+  total_value_ = total.item();
+  check_finite(total_value_, "total", step);
+  adam_.zero_grad();
+  tape_.backward(total);
+  for (const Parameter<float>& p : params_)
+    if (!p.tensor.grad().allFinite())
+      throw std::runtime_error("non-finite gradient of " + p.name + " at step " + std::to_string(step));
+  adam_.step();
+  tape_.rewind(mark_);
+}
+
+Result Run::train() {
+  if (o_.write_outputs) open_metrics();
+  const bool progress = !o_.quiet && isatty(fileno(stderr));
+  const auto start = Clock::now();
+  auto last_print = start;
+  for (int step = 0; step < steps_; ++step) {
+    if (o_.write_outputs && o_.snapshot_every > 0 && step % o_.snapshot_every == 0) snapshot(step);
+    train_step(step);
+    log_step(step);
+    if (progress && (step + 1) % 256 == 0 && Clock::now() - last_print > std::chrono::milliseconds(100)) {
+      last_print = Clock::now();
+      const double rate = (step + 1) / std::chrono::duration<double>(last_print - start).count();
+      std::fprintf(stderr, "\r  step %d/%d  %.0f steps/s  ETA %.1f s  total %.3g  recon %.3g   ", step + 1, steps_,
+                   rate, (steps_ - step - 1) / rate, total_value_, recon_value_);
+    }
+    if (step + 1 < steps_) timeline_.step();
+  }
+  if (o_.write_outputs && o_.snapshot_every > 0) snapshot(steps_);
+  Result result;
+  result.train_seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  if (progress) std::fprintf(stderr, "\r%*s\r", 90, "");
+  result.out_dir = out_dir_;
+  result.steps = steps_;
+  result.steps_per_second = steps_ / result.train_seconds;
+  result.final_total = total_value_;
+  result.final_recon = recon_value_;
+  result.metrics = measure(model_, tape_);
+  result.metrics.separate_final = NAN;
+  for (const BoundRegularizer& r : regs_)
+    if (r.spec->kind == TermKind::AngularRepulsion && !r.spec->angular.shift && r.spec->angular.power == 10)
+      result.metrics.separate_final = r.last_raw;
+  result.peak_rss_kb = peak_rss_kb();
+  if (o_.write_outputs) write_outputs(result);
+  return result;
+}
+
+void Run::open_metrics() {
+  std::filesystem::create_directories(out_dir_);
+  metrics_tmp_ = out_dir_ + "/metrics.csv.tmp";
+  metrics_ = std::fopen(metrics_tmp_.c_str(), "wb");
+  if (!metrics_) throw std::runtime_error("cannot write " + metrics_tmp_ + ": " + std::strerror(errno));
+  std::string header = "step,phase";
+  for (const auto& p : sheet_.properties) header += "," + p.name;
+  header += ",recon";
+  for (const BoundRegularizer& r : regs_) header += "," + r.spec->name + ":raw," + r.spec->name + ":weighted";
+  header += ",total";
+  for (const auto& rule : rules_) header += ",n_" + rule.name;
+  std::fprintf(metrics_, "%s\n", header.c_str());
+}
+
+// One CSV row (no timings in it: the same seed gives the same bytes) and the in-memory curves.
+void Run::log_step(int step) {
+  const std::span<const double> values = timeline_.values();
+  curve_recon_.push_back(recon_value_);
+  curve_total_.push_back(total_value_);
+  for (std::size_t r = 0; r < regs_.size(); ++r) curve_reg_[r].push_back(regs_[r].last_raw);
+  for (std::size_t c = 0; c < values.size(); ++c) curve_sched_[c].push_back(values[c]);
+  if (!metrics_) return;
+  std::fprintf(metrics_, "%d,%s", step, std::string(timeline_.phase()).c_str());
+  for (double v : values) std::fprintf(metrics_, ",%.9g", v);
+  std::fprintf(metrics_, ",%.9g", recon_value_);
+  for (const BoundRegularizer& r : regs_) {
+    if (std::isnan(r.last_raw)) std::fputs(",,", metrics_);  // not computed this step
+    else std::fprintf(metrics_, ",%.9g,%.9g", r.last_raw, r.last_raw * values[r.column]);
+  }
+  std::fprintf(metrics_, ",%.9g", total_value_);
+  for (int c : label_count_) std::fprintf(metrics_, ",%d", c);
+  std::fputc('\n', metrics_);
+}
+
+void Run::snapshot(int step) {
+  const Matrix<float> z = encode(model_, tape_, validation_.rgb);
+  snapshots_.insert(snapshots_.end(), z.data(), z.data() + z.size());
+  snapshot_steps_.push_back(float(step));
+}
+
+void Run::write_outputs(const Result& result) {
+  const std::string dir = out_dir_ + "/";
+  if (std::fclose(metrics_) != 0 || std::rename(metrics_tmp_.c_str(), (dir + "metrics.csv").c_str()) != 0)
+    throw std::runtime_error("cannot write " + dir + "metrics.csv");
+  metrics_ = nullptr;
+  const long n_snap = long(snapshot_steps_.size());
+  cli::write_file_atomically(dir + "latents.npy", figures::npy(snapshots_.data(), {n_snap, validation_.size(), k_}));
+  cli::write_file_atomically(dir + "latent_steps.npy", figures::npy(snapshot_steps_.data(), {n_snap}));
+
+  SafeTensors st;
+  save_parameters(st, params_);
+  save_optimizer(st, adam_);
+  const auto sampler_state = sampler_rng_.state(), label_state = label_rng_.state();
+  st.put_u64("rng.sampler", {4}, {sampler_state.data(), 4});
+  st.put_u64("rng.labels", {4}, {label_state.data(), 4});
+  st.metadata = {{"format", "spheregrad checkpoint"}, {"version", kVersion}, {"model", preset_.model},
+                 {"preset", preset_.name}, {"seed", std::to_string(o_.seed)}, {"step", std::to_string(steps_)}};
+  st.save(dir + "checkpoint.safetensors");
+
+  const FinalMetrics& m = result.metrics;
+  nlohmann::ordered_json metrics = {
+      {"recon_mse_validation", m.recon_mse_validation}, {"hue_inversions", m.hue_inversions},
+      {"hue_inversions_at_deg", m.hue_inversions_at_deg}, {"hue_winding", m.hue_winding}, {"hue_inversions_36", m.hue_inversions_36},
+      {"hue_winding_36", m.hue_winding_36}, {"crumpled", m.crumpled}, {"red_cosine", m.red_cosine},
+      {"red_angle_deg", m.red_angle_deg}, {"radius_mean", m.radius_mean}, {"radius_std", m.radius_std},
+      {"planarity_vibrant", m.planarity_vibrant}, {"spacing_deg", m.spacing_deg},
+      {"separate_final", std::isnan(m.separate_final) ? nlohmann::ordered_json() : nlohmann::ordered_json(m.separate_final)}};
+  nlohmann::ordered_json named = nlohmann::ordered_json::object();
+  const color::ColorSet named_set = color::named_colors();
+  for (int i = 0; i < named_set.size(); ++i) named[named_set.name[i]] = m.recon_mse_named[i];
+  metrics["recon_mse_named"] = named;
+  const nlohmann::ordered_json summary = {
+      {"preset", preset_.name}, {"seed", o_.seed}, {"version", kVersion}, {"model", preset_.model},
+      {"steps", steps_}, {"batch", batch_}, {"threads", o_.threads},
+      {"wall_seconds", result.train_seconds}, {"steps_per_second", result.steps_per_second},
+      {"peak_rss_kb", result.peak_rss_kb}, {"final_total", result.final_total},
+      {"final_recon", result.final_recon}, {"metrics", metrics}};
+  cli::write_file_atomically(dir + "summary.json", summary.dump(2) + "\n");
+
+  // Figures: the final latents in three projections, the loss curves, the schedule.
+  const Matrix<float> final_z = encode(model_, tape_, validation_.rgb);
+  const std::string title = preset_.name + " seed " + std::to_string(o_.seed);
+  for (int d : {0, 2, 3})
+    if (d < k_)
+      cli::write_file_atomically(
+          dir + "latents_dim1_dim" + std::to_string(d) + ".svg",
+          figures::latent_svg(final_z, validation_.rgb, 1, d,
+                              title + ", step " + std::to_string(steps_) + ": dim 1 / dim " + std::to_string(d)));
+  const std::size_t stride = std::max<std::size_t>(1, curve_total_.size() / 500);
+  std::vector<figures::Series> losses = {smooth("total", curve_total_, stride), smooth("recon", curve_recon_, stride)};
+  for (std::size_t r = 0; r < regs_.size(); ++r) losses.push_back(smooth(regs_[r].spec->name, curve_reg_[r], stride));
+  std::vector<figures::Series> schedule;
+  for (std::size_t c = 0; c < sheet_.properties.size(); ++c)
+    schedule.push_back(smooth(sheet_.properties[c].name, curve_sched_[c], stride));
+  cli::write_file_atomically(dir + "losses.svg",
+                             figures::line_chart_svg(losses, true, title + ": loss terms (raw, window means)"));
+  cli::write_file_atomically(dir + "schedule.svg", cli::schedule_svg(sheet_));
+
+  nlohmann::json report;
+  report["dims"] = k_;
+  nlohmann::json colors = nlohmann::json::array();
+  for (int i = 0; i < validation_.size(); ++i)
+    colors.push_back({validation_.rgb(i, 0), validation_.rgb(i, 1), validation_.rgb(i, 2)});
+  report["colors"] = colors;
+  nlohmann::json snaps = nlohmann::json::array();
+  const long per = long(validation_.size()) * k_;
+  for (long s = 0; s < n_snap; ++s) {
+    std::vector<double> z(snapshots_.begin() + s * per, snapshots_.begin() + (s + 1) * per);
+    for (double& v : z) v = std::round(v * 1e4) / 1e4;  // 4 decimals are plenty for a plot
+    snaps.push_back({{"step", int(snapshot_steps_[s])}, {"z", z}});
+  }
+  report["snapshots"] = snaps;
+  report["curves"] = series_json(losses);
+  report["schedule"] = series_json(schedule);
+  nlohmann::json flat = {{"seed", o_.seed}, {"steps", steps_}, {"steps/s", result.steps_per_second}};
+  for (const auto& [key, value] : metrics.items())
+    if (key != "recon_mse_named") flat[key] = value;
+  report["summary"] = flat;
+  cli::write_file_atomically(dir + "report.html", figures::report_html(title, report.dump()));
+}
+
+}  // namespace
+
+Result run(const Options& options) {
+  set_num_threads(options.threads);
+  Run run(options);
+  return run.train();
+}
+
+}  // namespace sg::train

@@ -1,0 +1,148 @@
+// Tests of the main job: determinism across thread counts, name validation, the outputs, and
+// the published outcome of Ex 1.7 at seed 0.
+#include <doctest/doctest.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include "examples/train.hpp"
+#include "schedule/timeline.hpp"
+
+using namespace sg;
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string read_file(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+fs::path temp_dir() {
+  std::string pattern = (fs::temp_directory_path() / "spheregrad-test-XXXXXX").string();
+  REQUIRE(mkdtemp(pattern.data()) != nullptr);
+  return pattern;
+}
+
+train::Options short_run(const fs::path& out, int threads, int steps, int batch) {
+  train::Options o;
+  o.steps = steps;
+  o.batch = batch;
+  o.threads = threads;
+  o.quiet = true;
+  o.snapshot_every = 50;
+  o.out = out.string();
+  return o;
+}
+
+std::string run_error(const train::Options& o) {
+  try {
+    train::run(o);
+  } catch (const std::exception& e) {
+    return e.what();
+  }
+  return "no error";
+}
+
+}  // namespace
+
+TEST_CASE("train: a short run is byte-identical at 1 and 2 threads (metrics and checkpoint)") {
+  const fs::path dir = temp_dir();
+  // Batch 64 (the serial kernels) and batch 512 (large enough for the parallel ones).
+  for (int batch : {64, 512}) {
+    CAPTURE(batch);
+    train::run(short_run(dir / "t1", 1, 120, batch));
+    train::run(short_run(dir / "t2", 2, 120, batch));
+    const std::string csv1 = read_file(dir / "t1" / "metrics.csv"), csv2 = read_file(dir / "t2" / "metrics.csv");
+    CHECK(csv1.size() > 1000);
+    CHECK(csv1 == csv2);
+    CHECK(read_file(dir / "t1" / "checkpoint.safetensors") == read_file(dir / "t2" / "checkpoint.safetensors"));
+    CHECK(read_file(dir / "t1" / "latents.npy") == read_file(dir / "t2" / "latents.npy"));
+  }
+  // A different seed gives a different run.
+  train::Options other = short_run(dir / "t3", 1, 120, 512);
+  other.seed = 1;
+  train::run(other);
+  CHECK(read_file(dir / "t3" / "metrics.csv") != read_file(dir / "t1" / "metrics.csv"));
+  fs::remove_all(dir);
+}
+
+TEST_CASE("train: every regularizer needs a column, every column a regularizer or setting") {
+  const fs::path dir = temp_dir();
+  train::Options o = short_run(dir / "run", 1, 5, 64);
+  o.dopesheet = (dir / "typo.csv").string();
+  std::ofstream(o.dopesheet) << "STEP,lr,reg-separate,reg-planr,reg-norm,reg-norm-v,reg-polar\n0,0.01,0.001,0.02,0.01,0.02,0.006\n";
+  CHECK(run_error(o) == "regularizer 'reg-planar' has no column in " + o.dopesheet +
+                           " (a missing weight is an error, never a default)");
+  std::ofstream(o.dopesheet)
+      << "STEP,lr,reg-separate,reg-planar,reg-norm,reg-norm-v,reg-polar,reg-extra\n0,0.01,0.001,0.02,0.01,0.02,0.006,1\n";
+  CHECK(run_error(o) == o.dopesheet + ": column 'reg-extra' matches no regularizer of preset ex-1.7 and no setting (lr, loss-recon)");
+  o.dopesheet.clear();
+  o.without = {"reg-nope"};
+  CHECK(run_error(o) == "--without reg-nope: preset ex-1.7 has no regularizer of that name");
+  o.without.clear();
+  o.preset = "ex-9";
+  CHECK(run_error(o) == "unknown preset 'ex-9' (known: ex-1.7)");
+  CHECK_FALSE(fs::exists(dir / "run"));  // nothing was started
+  fs::remove_all(dir);
+}
+
+TEST_CASE("train: the outputs exist, the report is self-contained") {
+  const fs::path dir = temp_dir();
+  train::run(short_run(dir / "run", 1, 60, 64));
+  for (const char* name : {"metrics.csv", "summary.json", "latents.npy", "latent_steps.npy", "checkpoint.safetensors",
+                           "latents_dim1_dim0.svg", "latents_dim1_dim2.svg", "latents_dim1_dim3.svg", "losses.svg",
+                           "schedule.svg", "report.html"})
+    CHECK_MESSAGE(fs::exists(dir / "run" / name), name);
+  const std::string html = read_file(dir / "run" / "report.html");
+  CHECK(html.find("http://") == std::string::npos);
+  CHECK(html.find("https://") == std::string::npos);
+  CHECK(html.find("src=") == std::string::npos);  // no external scripts or images
+  CHECK(html.find("\"snapshots\"") != std::string::npos);
+  // 60 steps, a snapshot every 50: steps 0 and 50, and the final one at 60.
+  const std::string npy = read_file(dir / "run" / "latents.npy");
+  CHECK(npy.find("'shape': (3, 512, 4)") != std::string::npos);
+  const std::string csv = read_file(dir / "run" / "metrics.csv");
+  CHECK(csv.substr(0, csv.find('\n')) ==
+        "step,phase,lr,reg-separate,reg-planar,reg-norm,reg-norm-v,reg-polar,recon,reg-polar:raw,reg-polar:weighted,"
+        "reg-separate:raw,reg-separate:weighted,reg-planar:raw,reg-planar:weighted,reg-norm-v:raw,"
+        "reg-norm-v:weighted,reg-norm:raw,reg-norm:weighted,total,n_red,n_vibrant,n_desaturated");
+  fs::remove_all(dir);
+}
+
+TEST_CASE("train: the embedded Ex 1.7 dopesheet realizes like the shipped file") {
+  const schedule::Dopesheet embedded = schedule::parse_dopesheet(train::find_preset("ex-1.7").dopesheet);
+  const schedule::Dopesheet shipped = schedule::load_dopesheet("examples/dopesheets/ex-1.7.csv");
+  schedule::Timeline a(embedded), b(shipped);
+  REQUIRE(a.length() == 10001);
+  REQUIRE(b.length() == 10001);
+  int differences = 0;
+  for (int s = 0; s < a.length(); ++s) {
+    for (std::size_t i = 0; i < a.values().size(); ++i) differences += a.value(i) != b.value(i);
+    a.step();
+    b.step();
+  }
+  CHECK(differences == 0);
+}
+
+TEST_CASE("train: Ex 1.7 at seed 0 reaches the published outcome") {
+  train::Options o;
+  o.quiet = true;
+  o.write_outputs = false;
+  const train::Result r = train::run(o);
+  const train::FinalMetrics& m = r.metrics;
+  CHECK(r.steps == 10001);
+  CHECK(m.recon_mse_validation < 1e-3);        // published: about 4e-4
+  CHECK(m.separate_final == doctest::Approx(2.7).epsilon(0.1));  // published: about 2.7
+  CHECK(m.red_cosine > 0.95);                  // red on +dim 0
+  CHECK(std::abs(m.red_angle_deg) < 10);
+  CHECK(m.radius_mean == doctest::Approx(1.0).epsilon(0.05));
+  CHECK(m.hue_inversions == 0);
+  CHECK(std::abs(m.hue_winding) == 1);
+  CHECK_FALSE(m.crumpled);
+}
