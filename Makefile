@@ -65,11 +65,13 @@ NEED  := $(CORE_PKGS)
 ifneq ($(filter all test,$(GOALS)),)
   NEED += $(TEST_PKGS)
 endif
-ifneq ($(filter all bench,$(GOALS)),)
+ifneq ($(filter all bench bench-% $(BENCH_BIN),$(GOALS)),)
   NEED += $(BENCH_PKGS)
 endif
 
 .PHONY: all run test bench clean deps tutorials
+# Keep object files that only a tutorial uses (make would delete them as intermediates).
+.SECONDARY:
 
 all: $(CLI) $(TEST_BIN) $(BENCH_BIN) $(TUTORIALS)
 
@@ -123,8 +125,9 @@ test: $(TEST_BIN) $(CLI) $(TUTORIALS)
 	OMP_NUM_THREADS=2 ./$(TEST_BIN)
 	./$(BUILD)/tutorial_xor > /dev/null && echo "tutorial_xor: learned XOR (4 of 4 correct)"
 
+# Extra arguments for Google Benchmark, e.g. make bench BENCH_ARGS=--benchmark_filter=Repulsion
 bench: $(BENCH_BIN)
-	./$(BENCH_BIN)
+	./$(BENCH_BIN) $(BENCH_ARGS)
 
 clean:
 	rm -rf build

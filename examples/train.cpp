@@ -242,6 +242,16 @@ class Run {
     out_dir_ = o.out.empty() ? "out/" + preset_.name + "-seed" + std::to_string(o.seed) : o.out;
   }
 
+  // A run that stops early (an error) leaves no half-written metrics file behind.
+  ~Run() {
+    if (metrics_) {
+      std::fclose(metrics_);
+      std::remove(metrics_tmp_.c_str());
+    }
+  }
+  Run(const Run&) = delete;
+  Run& operator=(const Run&) = delete;
+
   Result train();
 
  private:

@@ -146,3 +146,18 @@ TEST_CASE("train: Ex 1.7 at seed 0 reaches the published outcome") {
   CHECK(std::abs(m.hue_winding) == 1);
   CHECK_FALSE(m.crumpled);
 }
+
+TEST_CASE("train: a non-finite loss stops the run, naming the term and the step") {
+  const fs::path dir = temp_dir();
+  train::Options o = short_run(dir / "run", 1, 200, 64);
+  o.dopesheet = (dir / "explode.csv").string();
+  // An absurd learning rate: the first Adam steps move every weight by about 1e30.
+  std::ofstream(o.dopesheet) << "STEP,lr,reg-separate,reg-planar,reg-norm,reg-norm-v,reg-polar\n"
+                                "0,1e30,0.001,0.02,0.01,0.02,0.006\n199,1e30,,,,,\n";
+  const std::string error = run_error(o);
+  CHECK(error.find("non-finite") != std::string::npos);
+  CHECK(error.find(" at step ") != std::string::npos);
+  CHECK_FALSE(fs::exists(dir / "run" / "metrics.csv"));  // no half-written result under the final name
+  CHECK_FALSE(fs::exists(dir / "run" / "metrics.csv.tmp"));
+  fs::remove_all(dir);
+}
