@@ -31,7 +31,7 @@ CXXFLAGS += -DEIGEN_STACK_ALLOCATION_LIMIT=524288
 # GCC 12 reports false 'may be used uninitialized' warnings inside its own AVX-512 intrinsics
 # when Eigen's kernels are inlined into our code; every other warning stays on.
 CXXFLAGS += -Wno-maybe-uninitialized
-LDFLAGS  += -fopenmp
+LDFLAGS  += -fopenmp -lmvec
 
 # Sanitizer build: make test SAN=1 (separate build folder).
 ifeq ($(SAN),1)

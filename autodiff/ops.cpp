@@ -12,6 +12,7 @@
 #include <string>
 
 #include "autodiff/parallel.hpp"
+#include "autodiff/vecmath.hpp"
 
 namespace sg {
 namespace {
@@ -169,11 +170,18 @@ void binary_backward_into(Tape<T>& tape, const Node<T>& y, const Node<T>& target
   if (!target.requires_grad) return;
   const Node<T>& A = tape.node(y.a);
   const Node<T>& B = tape.node(y.b);
-  const Bcast ba = bcast(A), bb = bcast(B);
-  const long R = y.rows, C = y.cols;
+  const long R = y.rows, C = y.cols, n = R * C;
   const bool full = target.rows == R && target.cols == C;
-  T* dst = full ? target.grad : tape.template alloc<T>(std::size_t(R * C));
-  par::for_each(R, R * C >= kParallelWork, [&](long i) {
+  // Neither operand broadcast: one flat loop the compiler vectorizes.
+  if (A.rows == R && A.cols == C && B.rows == R && B.cols == C) {
+    par::for_range(n, 2, [&](long lo, long hi) {
+      for (long k = lo; k < hi; ++k) target.grad[k] += local(A.value[k], B.value[k], y.value[k], y.grad[k]);
+    });
+    return;
+  }
+  const Bcast ba = bcast(A), bb = bcast(B);
+  T* dst = full ? target.grad : tape.template alloc<T>(std::size_t(n));
+  par::for_each(R, n >= kParallelWork, [&](long i) {
     for (long j = 0; j < C; ++j) {
       const long k = i * C + j;
       const T v = local(A.value[i * ba.rs + j * ba.cs], B.value[i * bb.rs + j * bb.cs], y.value[k],
@@ -194,13 +202,13 @@ void binary_backward(Tape<T>& tape, const Node<T>& y) {
   const Node<T>& A = tape.node(y.a);
   const Node<T>& B = tape.node(y.b);
   switch (y.op) {
-    case Op::Add:
-      binary_backward_into(tape, y, A, [](T, T, T, T g) { return g; });
-      binary_backward_into(tape, y, B, [](T, T, T, T g) { return g; });
+    case Op::Add:  // the local gradient is g itself: reduce it straight into each input
+      if (A.requires_grad) reduce_add(tape, y.grad, y.rows, y.cols, A.grad, A.rows, A.cols, T(1));
+      if (B.requires_grad) reduce_add(tape, y.grad, y.rows, y.cols, B.grad, B.rows, B.cols, T(1));
       break;
     case Op::Sub:
-      binary_backward_into(tape, y, A, [](T, T, T, T g) { return g; });
-      binary_backward_into(tape, y, B, [](T, T, T, T g) { return -g; });
+      if (A.requires_grad) reduce_add(tape, y.grad, y.rows, y.cols, A.grad, A.rows, A.cols, T(1));
+      if (B.requires_grad) reduce_add(tape, y.grad, y.rows, y.cols, B.grad, B.rows, B.cols, T(-1));
       break;
     case Op::Mul:
       binary_backward_into(tape, y, A, [](T, T b, T, T g) { return g * b; });
@@ -240,9 +248,11 @@ struct SqrtF {
 struct PowF {
   static constexpr long cost = 8;
   template <class T> static T f(T x, T p, T) {
+    if (p == 2) return x * x;  // the common case, kept apart so that its loop vectorizes
     return is_small_integer(p) ? ipow(x, long(p)) : std::pow(x, p);
   }
   template <class T> static T df(T x, T, T p, T) {
+    if (p == 2) return 2 * x;
     if (p == 0) return 0;
     return p * (is_small_integer(p) ? ipow(x, long(p) - 1) : std::pow(x, p - 1));
   }
@@ -312,8 +322,8 @@ void unary_backward(Tape<T>& tape, const Node<T>& y) {
 
 // gelu (exact): y = x Phi(x), Phi(x) = (1 + erf(x / sqrt 2)) / 2
 //   dy/dx = Phi(x) + x phi(x), phi(x) = e^(-x^2/2) / sqrt(2 pi)
-// Phi is saved in aux by the forward, so the backward needs one exp per element and no erf:
-// erf is the most expensive function in the color models' step.
+// Phi is saved in aux by the forward, so the backward needs one exp per element and no erf.
+// erf and exp run a vector at a time (vecmath.hpp): they dominate the color models' step.
 template <class T>
 Tensor<T> gelu_forward(Tensor<T> a) {
   Tape<T>& tape = a.tape();
@@ -323,8 +333,10 @@ Tensor<T> gelu_forward(Tensor<T> a) {
   y.aux = cdf;
   const T* x = a.data();
   par::for_range(a.size(), 16, [&](long lo, long hi) {
+    for (long i = lo; i < hi; ++i) cdf[i] = x[i] * T(0.70710678118654752440);
+    vec::erf(cdf + lo, cdf + lo, hi - lo);
     for (long i = lo; i < hi; ++i) {
-      cdf[i] = T(0.5) * (T(1) + std::erf(x[i] * T(0.70710678118654752440)));
+      cdf[i] = T(0.5) * (T(1) + cdf[i]);
       y.value[i] = x[i] * cdf[i];
     }
   });
@@ -335,11 +347,13 @@ template <class T>
 void gelu_backward(Tape<T>& tape, const Node<T>& y) {
   const Node<T>& x = tape.node(y.a);
   const T* cdf = static_cast<const T*>(y.aux);
-  par::for_range(long(y.rows) * y.cols, 8, [&](long lo, long hi) {
-    for (long i = lo; i < hi; ++i) {
-      const T v = x.value[i];
-      x.grad[i] += y.grad[i] * (cdf[i] + v * T(0.39894228040143267794) * std::exp(T(-0.5) * v * v));
-    }
+  const long n = long(y.rows) * y.cols;
+  T* pdf = tape.template alloc<T>(std::size_t(n));
+  par::for_range(n, 8, [&](long lo, long hi) {
+    for (long i = lo; i < hi; ++i) pdf[i] = T(-0.5) * x.value[i] * x.value[i];
+    vec::exp(pdf + lo, pdf + lo, hi - lo);
+    for (long i = lo; i < hi; ++i)
+      x.grad[i] += y.grad[i] * (cdf[i] + x.value[i] * T(0.39894228040143267794) * pdf[i]);
   });
 }
 

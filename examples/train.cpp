@@ -239,6 +239,11 @@ class Run {
     curve_sched_.resize(sheet_.properties.size());
     mark_ = tape_.mark();
     steps_ = o.steps >= 0 ? o.steps : timeline_.length();
+    // Reserved once, so that logging a step never allocates.
+    curve_recon_.reserve(steps_);
+    curve_total_.reserve(steps_);
+    for (auto& c : curve_reg_) c.reserve(steps_);
+    for (auto& c : curve_sched_) c.reserve(steps_);
     out_dir_ = o.out.empty() ? "out/" + preset_.name + "-seed" + std::to_string(o.seed) : o.out;
   }
 
