@@ -109,9 +109,10 @@ void gemm(bool ta, bool tb, const T* A, int ar, int ac, const T* B, int br, int 
   const Eigen::Map<const Matrix<T>> a(A, ar, ac), b(B, br, bc);
   const long m = ta ? ac : ar, k = ta ? ar : ac, n = tb ? br : bc;
   MatrixMap<T> c(C, m, n);
-  const long rows_per_block = m > kGemmRows ? kGemmRows : std::max(1L, m / 16);
-  const long blocks = (m + rows_per_block - 1) / rows_per_block;
   const bool parallel = m * n * k >= kParallelWork;
+  // Large enough to run in parallel but short: cut into 16 blocks, so both threads get work.
+  const long rows_per_block = m > kGemmRows ? kGemmRows : parallel ? std::max(1L, m / 16) : std::max(1L, m);
+  const long blocks = (m + rows_per_block - 1) / rows_per_block;
   par::for_each(blocks, parallel, [&](long blk) {
     const long r0 = blk * rows_per_block, nr = std::min(m, r0 + rows_per_block) - r0;
     if (nr <= 0) return;

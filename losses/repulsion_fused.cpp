@@ -28,6 +28,8 @@ namespace {
 // Columns j are processed in blocks of this many, with the block's temporaries on the stack.
 // A multiple of 8, so that the 8-lane sums below see the same lanes in every block.
 constexpr int kBlock = 256;
+// Up to this many pairs (4 MiB of floats), the forward keeps the pairwise weights for the backward.
+constexpr long kStoreLimit = 1L << 20;
 
 using par::dot_span;
 
@@ -84,6 +86,7 @@ void angular_repulsion_backward(Tape<T>& tape, const Node<T>& y) {
   const int k = x.cols;
   const T* unit_t = static_cast<const T*>(y.aux);
   const T* norm = unit_t + k * B;
+  const T* stored = y.iarg ? norm + B : nullptr;  // dS-weights of the forward, when it kept them
   const T p = y.s0;
   const bool shift = y.s1 != 0;
   const T slope = shift ? T(0.5) : T(1);
@@ -95,11 +98,17 @@ void angular_repulsion_backward(Tape<T>& tape, const Node<T>& y) {
     std::fill(du, du + k, T(0));
     for (long j0 = 0; j0 < B; j0 += kBlock) {
       const int n = int(std::min<long>(kBlock, B - j0));
-      T s[kBlock], keep[kBlock], f[kBlock], w[kBlock];
-      similarity_block(unit_t, B, k, i, j0, n, s);
-      base_block(s, n, shift, keep, f);
-      power_block(f, n, p - 1, w);  // f^(p-1)
-      for (int jj = 0; jj < n; ++jj) w[jj] = (g[i] + g[j0 + jj]) * (keep[jj] * p * w[jj] * slope);
+      T w[kBlock];
+      if (stored) {
+        const T* d = stored + i * B + j0;
+        for (int jj = 0; jj < n; ++jj) w[jj] = (g[i] + g[j0 + jj]) * d[jj];
+      } else {
+        T s[kBlock], keep[kBlock], f[kBlock];
+        similarity_block(unit_t, B, k, i, j0, n, s);
+        base_block(s, n, shift, keep, f);
+        power_block(f, n, p - 1, w);  // f^(p-1)
+        for (int jj = 0; jj < n; ++jj) w[jj] = (g[i] + g[j0 + jj]) * (keep[jj] * p * w[jj] * slope);
+      }
       for (int c = 0; c < k; ++c) du[c] += dot_span(w, unit_t + c * B + j0, n);
     }
     // Back through u_i = z_i / (n_i + eps), as the normalize_rows op does.
@@ -118,8 +127,12 @@ template <class T> Tensor<T> angular_repulsion_fused(Tensor<T> z, AngularRepulsi
   Tape<T>& tape = z.tape();
   const long B = z.rows();
   const int k = z.cols();
-  T* unit_t = tape.template alloc<T>(std::size_t(k) * B + std::size_t(B));
+  // Small batches keep the weights of dl/dS (B x B, once) for the backward, which then skips
+  // recomputing similarities and powers; large ones recompute them and stay O(B k) in memory.
+  const bool store = z.requires_grad() && tape.grad_enabled() && B * B <= kStoreLimit;
+  T* unit_t = tape.template alloc<T>(std::size_t(k) * B + std::size_t(B) + (store ? std::size_t(B * B) : 0));
   T* norm = unit_t + k * B;
+  T* stored = store ? norm + B : nullptr;
   const T* x = z.data();
   for (long i = 0; i < B; ++i) {
     norm[i] = std::sqrt(dot_span(x + i * k, x + i * k, k));
@@ -130,21 +143,27 @@ template <class T> Tensor<T> angular_repulsion_fused(Tensor<T> z, AngularRepulsi
   const int id = tape.record(Op::Custom, int(B), 1, z.id());
   Node<T>& y = tape.node(id);
   y.aux = unit_t;
+  y.iarg = store ? 1 : 0;
   y.s0 = T(options.power);
   y.s1 = options.shift ? T(1) : T(0);
   y.custom_backward = angular_repulsion_backward<T>;
-  const T p = y.s0;
+  const T p = y.s0, slope = options.shift ? T(0.5) : T(1);
   T* out = y.value;
 
   par::for_each(B, worth_parallel(B, k), [&](long i) {
     T total = 0;
     for (long j0 = 0; j0 < B; j0 += kBlock) {
       const int n = int(std::min<long>(kBlock, B - j0));
-      T s[kBlock], keep[kBlock], f[kBlock], term[kBlock];
+      T s[kBlock], keep[kBlock], f[kBlock], f_pm1[kBlock];
       similarity_block(unit_t, B, k, i, j0, n, s);
       base_block(s, n, options.shift, keep, f);
-      power_block(f, n, p, term);
-      total += par::sum_span(term, n);
+      power_block(f, n, p - 1, f_pm1);  // f^(p-1): the loss needs f^p, its derivative p f^(p-1)
+      for (int jj = 0; jj < n; ++jj) s[jj] = f_pm1[jj] * f[jj];
+      total += par::sum_span(s, n);
+      if (stored) {
+        T* d = stored + i * B + j0;
+        for (int jj = 0; jj < n; ++jj) d[jj] = keep[jj] * p * f_pm1[jj] * slope;
+      }
     }
     out[i] = total;
   });

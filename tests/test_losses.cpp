@@ -452,8 +452,10 @@ TEST_CASE("losses: bad arguments are rejected with the term's name") {
 
 TEST_CASE("losses: the fused angular repulsion matches its composed reference") {
   const std::vector<AngularRepulsion> configs = {{10, false}, {100, true}, {2.5, true}, {1, false}, {3, false}};
-  // Batch sizes around the kernel's 256-column blocks and its parallel threshold.
-  for (int B : {1, 2, 7, 64, 255, 256, 300}) {
+  // Batch sizes around the kernel's 256-column blocks and its parallel threshold; 1030 is past
+  // the size up to which the forward stores the pairwise weights (1030^2 > 2^20 pairs), so the
+  // backward's recomputing path is checked too.
+  for (int B : {1, 2, 7, 64, 255, 256, 300, 1030}) {
     std::mt19937_64 rng(7000 + B);
     Md z = random_matrix(B, 4, rng);
     if (B >= 6) z.topRows(6) = with_duplicates(z.topRows(6), rng);
@@ -507,7 +509,7 @@ std::vector<float> fused_step(int threads, int B) {
 }  // namespace
 
 TEST_CASE("losses: the fused angular repulsion is bitwise identical at 1, 2 and 3 threads") {
-  for (int B : {300, 1000}) {
+  for (int B : {300, 1000, 1100}) {  // 1100: the recomputing backward
     CAPTURE(B);
     const std::vector<float> one = fused_step(1, B), two = fused_step(2, B), three = fused_step(3, B);
     REQUIRE(one.size() == two.size());
