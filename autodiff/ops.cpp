@@ -10,6 +10,7 @@
 #include <cmath>
 #include <cstring>
 #include <string>
+#include <type_traits>
 
 #include "autodiff/parallel.hpp"
 #include "autodiff/vecmath.hpp"
@@ -182,14 +183,27 @@ void binary_backward_into(Tape<T>& tape, const Node<T>& y, const Node<T>& target
   }
   const Bcast ba = bcast(A), bb = bcast(B);
   T* dst = full ? target.grad : tape.template alloc<T>(std::size_t(n));
-  par::for_each(R, n >= kParallelWork, [&](long i) {
+  // One row at a time; the column strides (0 or 1) are compile-time constants in each of the
+  // four variants, so every inner loop vectorizes.
+  auto row = [&](auto ca, auto cb, long i) {
+    const T* pa = A.value + i * ba.rs;
+    const T* pb = B.value + i * bb.rs;
+    const T* py = y.value + i * C;
+    const T* pg = y.grad + i * C;
+    T* pd = dst + i * C;
     for (long j = 0; j < C; ++j) {
-      const long k = i * C + j;
-      const T v = local(A.value[i * ba.rs + j * ba.cs], B.value[i * bb.rs + j * bb.cs], y.value[k],
-                        y.grad[k]);
-      if (full) dst[k] += v;
-      else dst[k] = v;
+      const T v = local(pa[j * ca], pb[j * cb], py[j], pg[j]);
+      if (full) pd[j] += v;
+      else pd[j] = v;
     }
+  };
+  using One = std::integral_constant<long, 1>;
+  using Zero = std::integral_constant<long, 0>;
+  par::for_each(R, n >= kParallelWork, [&](long i) {
+    if (ba.cs && bb.cs) row(One(), One(), i);
+    else if (ba.cs) row(One(), Zero(), i);
+    else if (bb.cs) row(Zero(), One(), i);
+    else row(Zero(), Zero(), i);
   });
   if (!full) reduce_add(tape, dst, int(R), int(C), target.grad, target.rows, target.cols, T(1));
 }
@@ -249,14 +263,19 @@ struct SqrtF {
 struct PowF {
   static constexpr long cost = 8;
   template <class T> static T f(T x, T p, T) {
-    if (p == 2) return x * x;  // the common case, kept apart so that its loop vectorizes
     return is_small_integer(p) ? ipow(x, long(p)) : std::pow(x, p);
   }
   template <class T> static T df(T x, T, T p, T) {
-    if (p == 2) return 2 * x;
     if (p == 0) return 0;
     return p * (is_small_integer(p) ? ipow(x, long(p) - 1) : std::pow(x, p - 1));
   }
+};
+// pow with p = 2, the common case (every squared error), apart so that its loops vectorize:
+// y = x^2                                          dy/dx = 2 x
+struct SquareF {
+  static constexpr long cost = 1;
+  template <class T> static T f(T x, T, T) { return x * x; }
+  template <class T> static T df(T x, T, T, T) { return 2 * x; }
 };
 // abs: y = |x|                                     dy/dx = sign(x), 0 at 0
 struct AbsF {
@@ -379,7 +398,10 @@ void reduction_backward(Tape<T>& tape, const Node<T>& y) {
   const Bcast by = bcast(y);
   const long C = x.cols;
   par::for_each(x.rows, long(x.rows) * C >= kParallelWork, [&](long i) {
-    for (long j = 0; j < C; ++j) x.grad[i * C + j] += y.s0 * y.grad[i * by.rs + j * by.cs];
+    T* dx = x.grad + i * C;
+    const T* g = y.grad + i * by.rs;
+    if (by.cs) for (long j = 0; j < C; ++j) dx[j] += y.s0 * g[j];  // y is a row (1,C)
+    else for (long j = 0; j < C; ++j) dx[j] += y.s0 * g[0];        // y is (R,1) or (1,1)
   });
 }
 
@@ -531,7 +553,9 @@ template <class T> Tensor<T> col_mean(Tensor<T> a) {
 template <class T> Tensor<T> exp(Tensor<T> a) { return unary<ExpF>(Op::Exp, a); }
 template <class T> Tensor<T> log(Tensor<T> a) { return unary<LogF>(Op::Log, a); }
 template <class T> Tensor<T> sqrt(Tensor<T> a) { return unary<SqrtF>(Op::Sqrt, a); }
-template <class T> Tensor<T> pow(Tensor<T> a, double p) { return unary<PowF>(Op::Pow, a, T(p)); }
+template <class T> Tensor<T> pow(Tensor<T> a, double p) {
+  return p == 2 ? unary<SquareF>(Op::Pow, a, T(2)) : unary<PowF>(Op::Pow, a, T(p));
+}
 template <class T> Tensor<T> abs(Tensor<T> a) { return unary<AbsF>(Op::Abs, a); }
 template <class T> Tensor<T> relu(Tensor<T> a) { return unary<ReluF>(Op::Relu, a); }
 template <class T> Tensor<T> gelu(Tensor<T> a) { return gelu_forward(a); }
@@ -630,7 +654,10 @@ void backward_node(Tape<T>& tape, int id) {
     case Op::Exp: unary_backward<ExpF>(tape, y); break;
     case Op::Log: unary_backward<LogF>(tape, y); break;
     case Op::Sqrt: unary_backward<SqrtF>(tape, y); break;
-    case Op::Pow: unary_backward<PowF>(tape, y); break;
+    case Op::Pow:
+      if (y.s0 == 2) unary_backward<SquareF>(tape, y);
+      else unary_backward<PowF>(tape, y);
+      break;
     case Op::Abs: unary_backward<AbsF>(tape, y); break;
     case Op::Relu: unary_backward<ReluF>(tape, y); break;
     case Op::Gelu: gelu_backward(tape, y); break;
