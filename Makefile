@@ -59,6 +59,8 @@ BENCH_BIN := $(BUILD)/run_bench
 CORE_PKGS  := $(EIGEN_INC)/Eigen/Core=libeigen3-dev /usr/include/nlohmann/json.hpp=nlohmann-json3-dev
 TEST_PKGS  := /usr/include/doctest/doctest.h=doctest-dev
 BENCH_PKGS := /usr/include/benchmark/benchmark.h=libbenchmark-dev
+FUZZ_PKGS  := /usr/bin/clang++-14=clang-14 \
+              /usr/lib/llvm-14/lib/clang/14.0.6/lib/linux/libclang_rt.fuzzer-x86_64.a=libclang-rt-14-dev
 
 GOALS := $(or $(MAKECMDGOALS),all)
 NEED  := $(CORE_PKGS)
@@ -68,8 +70,11 @@ endif
 ifneq ($(filter all bench bench-% $(BENCH_BIN),$(GOALS)),)
   NEED += $(BENCH_PKGS)
 endif
+ifneq ($(filter fuzz,$(GOALS)),)
+  NEED += $(FUZZ_PKGS)
+endif
 
-.PHONY: all run test bench clean deps tutorials
+.PHONY: all run test bench clean deps tutorials fuzz
 # Keep object files that only a tutorial uses (make would delete them as intermediates).
 .SECONDARY:
 
@@ -128,6 +133,22 @@ test: $(TEST_BIN) $(CLI) $(TUTORIALS)
 # Extra arguments for Google Benchmark, e.g. make bench BENCH_ARGS=--benchmark_filter=Repulsion
 bench: $(BENCH_BIN)
 	./$(BENCH_BIN) $(BENCH_ARGS)
+
+# libFuzzer (clang) on the two parsers of untrusted files, FUZZ_SECONDS each. The seed corpora
+# live in tests/fuzz/corpus/; new inputs collect in build/fuzz/, crashes as build/fuzz/crash-*.
+# A crash found is fixed and its input added to the seed corpus as a regression case.
+FUZZ_SECONDS ?= 30
+FUZZ_FLAGS := -std=c++20 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -I.
+fuzz: deps
+	@mkdir -p build/fuzz/work-dopesheet build/fuzz/work-safetensors
+	clang++-14 $(FUZZ_FLAGS) tests/fuzz/fuzz_dopesheet.cpp schedule/*.cpp -o build/fuzz/dopesheet
+	clang++-14 $(FUZZ_FLAGS) tests/fuzz/fuzz_safetensors.cpp nn/safetensors.cpp -o build/fuzz/safetensors
+	cd build/fuzz && { ./dopesheet -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -print_final_stats=1 \
+	  work-dopesheet ../../tests/fuzz/corpus/dopesheet > dopesheet.log 2>&1; rc=$$?; \
+	  grep -E "Done|stat::number_of_executed_units|ERROR" dopesheet.log; exit $$rc; }
+	cd build/fuzz && { ./safetensors -max_total_time=$(FUZZ_SECONDS) -max_len=16384 -print_final_stats=1 \
+	  work-safetensors ../../tests/fuzz/corpus/safetensors > safetensors.log 2>&1; rc=$$?; \
+	  grep -E "Done|stat::number_of_executed_units|ERROR" safetensors.log; exit $$rc; }
 
 clean:
 	rm -rf build
