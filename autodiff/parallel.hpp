@@ -9,6 +9,8 @@
 //   threads execute the very same arithmetic.
 #pragma once
 
+#include <omp.h>
+
 #include <algorithm>
 
 namespace sg::par {
@@ -21,10 +23,11 @@ inline constexpr long kChunk = 4096;
 // Column reductions (sum over rows) are cut into chunks of this many rows.
 inline constexpr long kRowChunk = 64;
 
-// Calls f(c) for c in [0, n); across threads when `parallel` is set.
+// Calls f(c) for c in [0, n); across threads when `parallel` is set. With one thread there is no
+// parallel region at all: the same chunks run in order, and libgomp allocates nothing.
 template <class F>
 void for_each(long n, bool parallel, F&& f) {
-  if (parallel && n > 1) {
+  if (parallel && n > 1 && omp_get_max_threads() > 1) {
 #pragma omp parallel for schedule(static)
     for (long c = 0; c < n; ++c) f(c);
   } else {
