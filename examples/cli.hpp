@@ -8,5 +8,8 @@ namespace sg::cli {
 int demo(int argc, char** argv);
 int train(int argc, char** argv);
 int schedule(int argc, char** argv);
+int sweep(int argc, char** argv);
+int compare(int argc, char** argv);
+int llc(int argc, char** argv);
 
 }  // namespace sg::cli

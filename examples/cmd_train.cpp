@@ -21,7 +21,8 @@ const char* const kHelp =
     "  --preset NAME         the experiment (default ex-1.7; known: %s)\n"
     "  --seed N              seed of every random stream (default 0)\n"
     "  --steps N             train N steps instead of the dopesheet's length\n"
-    "  --batch N             batch size (default: the preset's, 64 for ex-1.7)\n"
+    "  --batch N             batch size of sampled phases (default: the preset's, 64 for ex-1.7;\n"
+    "                        full-batch phases always take their whole set)\n"
     "  --threads N           OpenMP threads (default 1; results are identical at any count)\n"
     "  --dopesheet FILE      use this dopesheet instead of the preset's embedded one\n"
     "  --without NAME        drop a regularizer (ablations); repeatable\n"
@@ -95,6 +96,14 @@ int train(int argc, char** argv) {
     std::printf("  hue order (360 hues)  %d inversions, winding %d -> %s\n", m.hue_inversions, m.hue_winding,
                 m.crumpled ? "CRUMPLED" : "clean wheel");
     std::printf("  planarity (vibrant)   %.3g\n", m.planarity_vibrant);
+    std::printf("  training loss         total %.4g  recon %.4g (last step)\n", r.final_total, r.final_recon);
+    const train::Preset& preset = train::find_preset(o.preset);
+    if (preset.heldout)
+      std::printf("  trained hues          %d inversions, winding %d, gap %.1f deg after hue %d (held out %d-%d)\n",
+                  m.train_hue_inversions, m.train_hue_winding, m.train_gap_deg, m.train_gap_after_deg,
+                  preset.heldout->first_deg, preset.heldout->last_deg);
+    if (preset.model == "Ex13")
+      std::printf("  dome (v = 0.5 hues)   height %.3f  same side %.3f\n", m.dome_height, m.dome_consistency);
     std::printf("  outputs in %s/ (open report.html)\n", r.out_dir.c_str());
   }
   return 0;

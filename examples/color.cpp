@@ -106,12 +106,25 @@ ColorSet hue_ring(int n) {
   return set;
 }
 
+ColorSet hsv_grid(const std::vector<double>& hues, const std::vector<double>& saturations,
+                  const std::vector<double>& values) {
+  ColorSet set;
+  set.rgb.resize(long(hues.size() * saturations.size() * values.size()), 3);
+  int row = 0;
+  for (double h : hues)
+    for (double s : saturations)
+      for (double v : values) set_row(set, row++, hsv_to_rgb({h, s, v}));
+  set.weight.assign(set.rgb.rows(), 1.0);
+  return set;
+}
+
 double redness(const float* c) { return c[0] * (1.0 - c[1] / 2.0 - c[2] / 2.0); }
 double vibrancy(const float* c) {
   return double(std::max({c[0], c[1], c[2]})) - double(std::min({c[0], c[1], c[2]}));
 }
 
 std::vector<LabelRule> label_rules(LabelSet set) {
+  if (set == LabelSet::None) return {};
   if (set == LabelSet::M1)
     return {{"red", [](const float* c) { return 0.5 * std::pow(redness(c), 10); }},
             {"vibrant", [](const float* c) { return 0.5 * std::pow(vibrancy(c), 100); }},
@@ -120,13 +133,45 @@ std::vector<LabelRule> label_rules(LabelSet set) {
           {"vibrant", [](const float* c) { return 0.01 * std::pow(vibrancy(c), 10); }}};
 }
 
+namespace {
+
+// np.interp on two points, clamped outside them.
+double interp(double x, double x0, double x1, double y0, double y1) {
+  if (x <= x0) return y0;
+  if (x >= x1) return y1;
+  return y0 + (x - x0) * (y1 - y0) / (x1 - x0);
+}
+
+}  // namespace
+
+double levels(double w, double fraction) {
+  const double in_low = interp(fraction, 0.0, 0.5, 0.99, 0.0), out_low = interp(fraction, 0.5, 1.0, 0.0, 1.0);
+  const double t = std::clamp((w - in_low) / (1 - in_low), 0.0, 1.0);
+  return out_low + t * (1 - out_low);
+}
+
+double primary_secondary_focus(double hue) {
+  constexpr double kPi = 3.14159265358979323846;
+  const double degrees = (hue - std::floor(hue)) * 360;
+  const double d = std::abs(degrees - 60 * std::round(degrees / 60));
+  return (std::cos(kPi * d / 30) + 1) / 2;
+}
+
 Sampler::Sampler(const std::vector<double>& weights) {
+  cumulative_.resize(weights.size());
+  reweight(weights.data(), weights.size());
+}
+
+void Sampler::reweight(const double* weights, std::size_t count) {
+  if (count != cumulative_.size())
+    throw std::invalid_argument("Sampler: " + std::to_string(count) + " weights for " +
+                                std::to_string(cumulative_.size()) + " cells");
   double total = 0;
-  for (std::size_t i = 0; i < weights.size(); ++i) {
+  for (std::size_t i = 0; i < count; ++i) {
     if (!(weights[i] >= 0) || !std::isfinite(weights[i]))
       throw std::invalid_argument("Sampler: weight " + std::to_string(i) + " is negative or not finite");
     total += weights[i];
-    cumulative_.push_back(total);
+    cumulative_[i] = total;
   }
   if (!(total > 0)) throw std::invalid_argument("Sampler: all weights are zero");
 }

@@ -46,17 +46,33 @@ ColorSet rgb_cube(int n);
 ColorSet named_colors();
 // n vibrant hues (s = v = 1) evenly spaced in hue order, starting at red.
 ColorSet hue_ring(int n);
+// Every combination of the given hues, saturations and values (hue outermost, value innermost),
+// uniform weights: the small, explicit data sets of Ex 1.2 and Ex 1.3.
+ColorSet hsv_grid(const std::vector<double>& hues, const std::vector<double>& saturations,
+                  const std::vector<double>& values);
 
 double redness(const float* rgb);   // r (1 - g/2 - b/2): 1 only at pure red
 double vibrancy(const float* rgb);  // chroma = max - min = S V
 
-// Label probabilities.
-enum class LabelSet { M1, M2 };
+// Label probabilities. None: no labels at all (the experiments without selective terms).
+enum class LabelSet { None, M1, M2 };
 struct LabelRule {
   std::string name;
   double (*probability)(const float* rgb);
 };
-std::vector<LabelRule> label_rules(LabelSet set);  // M1: red, vibrant, desaturated; M2: red, vibrant
+// M1: red, vibrant, desaturated; M2: red, vibrant; None: no rule.
+std::vector<LabelRule> label_rules(LabelSet set);
+
+// ------------------------------------------------------------------ curriculum focus
+
+// The "levels" filter of the curricula (SPEC.md section 7), driven by a scheduled fraction f:
+// out_low + clip((w - in_low) / (1 - in_low), 0, 1) (1 - out_low), with in_low = interp(f,
+// [0, 0.5] -> [0.99, 0]) and out_low = interp(f, [0.5, 1] -> [0, 1]). f = 0 keeps only
+// w >= 0.99 (as 1), f = 0.5 leaves w unchanged, f = 1 maps everything to 1.
+double levels(double w, double fraction);
+// The primary/secondary focus of a hue: (cos(pi d / 30) + 1) / 2, d = the distance in degrees
+// to the nearest multiple of 60 (1 on a primary or secondary, 0 halfway between two).
+double primary_secondary_focus(double hue);
 
 // Weighted sampling with replacement.
 class Sampler {
@@ -64,6 +80,10 @@ class Sampler {
   explicit Sampler(const std::vector<double>& weights);
   int draw(Rng& rng) const;
   const std::vector<double>& cumulative() const { return cumulative_; }
+  // New weights (as many as before), rewritten into the same cumulative array: no allocation,
+  // so a curriculum can change them every step. Throws std::invalid_argument like the
+  // constructor (a wrong count, a negative or non-finite weight, all zero).
+  void reweight(const double* weights, std::size_t count);
 
  private:
   std::vector<double> cumulative_;

@@ -86,7 +86,8 @@ std::string latent_svg(const Matrix<float>& z, const Matrix<float>& rgb, int dim
   return svg;
 }
 
-std::string line_chart_svg(const std::vector<Series>& series, bool log_y, const std::string& title) {
+std::string line_chart_svg(const std::vector<Series>& series, bool log_y, const std::string& title,
+                           const std::vector<Marker>& markers) {
   const double width = 720, height = 360, left = 70, right = 150, top = 30, bottom = 40;
   const double plot_w = width - left - right, plot_h = height - top - bottom;
   double x0 = std::numeric_limits<double>::infinity(), x1 = -x0, y0 = x0, y1 = -x0;
@@ -134,6 +135,12 @@ std::string line_chart_svg(const std::vector<Series>& series, bool log_y, const 
   }
   append(svg, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">step</text>\n", left + plot_w / 2,
          height - 6);
+  for (const Marker& m : markers) {
+    if (!(m.x >= x0 && m.x <= x1)) continue;
+    append(svg, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" stroke-dasharray=\"4,3\">",
+           px(m.x), top, px(m.x), top + plot_h, kPalette[m.color % 10]);
+    svg += "<title>" + escape(m.label) + ": step " + std::to_string(long(m.x)) + "</title></line>\n";
+  }
   for (std::size_t k = 0; k < series.size(); ++k) {
     const Series& s = series[k];
     const char* color = kPalette[k % 10];

@@ -25,9 +25,17 @@ struct Series {
   std::string name;
   std::vector<double> x, y;
 };
+// A vertical dashed line at step x (a phase start), colored like series `color`.
+struct Marker {
+  double x;
+  std::string label;
+  int color = 0;
+};
+
 // Line chart of several series against steps; log10 y axis when `log_y` (non-positive values
-// are left out of a log chart).
-std::string line_chart_svg(const std::vector<Series>& series, bool log_y, const std::string& title);
+// are left out of a log chart); markers are drawn as dashed vertical lines.
+std::string line_chart_svg(const std::vector<Series>& series, bool log_y, const std::string& title,
+                           const std::vector<Marker>& markers = {});
 
 // The report: plays the latent snapshots with a slider and a play button, beside the loss
 // curves and the schedule, each with a cursor at the current snapshot. `data_json` is a JSON

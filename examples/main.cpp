@@ -17,6 +17,9 @@ const Command kCommands[] = {
     {"train", sg::cli::train, "train a color autoencoder on a preset (default: Ex 1.7, seed 0)"},
     {"demo", sg::cli::demo, "fit a tiny model with the autodiff tape (a smoke test of the engine)"},
     {"schedule", sg::cli::schedule, "realize a dopesheet: every property at every step, as CSV or SVG"},
+    {"sweep", sg::cli::sweep, "run seeds x presets x ablations into one table (parallel, sharded)"},
+    {"compare", sg::cli::compare, "train presets side by side: aligned curves, spikes, gradient parts"},
+    {"llc", sg::cli::llc, "estimate the local learning coefficient of a trained model by SGLD"},
 };
 
 void print_help(std::FILE* out) {

@@ -1,4 +1,5 @@
-// examples/train.cpp -- presets, name validation, the training loop, metrics and outputs.
+// examples/train.cpp -- name validation, data sources, the training loop, metrics and outputs
+// (the presets themselves are in examples/presets.cpp).
 #include "examples/train.hpp"
 
 #include <sys/resource.h>
@@ -23,60 +24,6 @@
 namespace sg::train {
 
 const char* const kVersion = "0.1.0";
-
-// ------------------------------------------------------------------ presets
-
-namespace {
-
-// Ex 1.7 (SPEC.md sections 7 and 8): full data from step 0, selective regularizers.
-const char* const kEx17Dopesheet =
-    "STEP,PHASE,ACTION,lr,reg-separate,reg-planar,reg-norm,reg-norm-v,reg-polar\n"
-    "0,Train,,1e-8,0.001,0.02,0.01,0.02,\n"
-    "+10,,,0.01,,,,,\n"
-    "500,,,,0.02,,,,\n"
-    "2500,,,,0.01,0.08,,,\n"
-    "5000,,,0.01,0.001,0.02,0.2,,0.006\n"
-    "+0.5,,,,,,,,0.0002\n"
-    "10000,,,0.005,,,,,\n";
-
-std::vector<Preset> make_presets() {
-  Preset ex17;
-  ex17.name = "ex-1.7";
-  ex17.description = "selective regularization, full data from step 0 (the main method)";
-  ex17.model = "ColorMLP(4)";
-  ex17.batch = 64;
-  ex17.labels = color::LabelSet::M1;
-  Regularizer polar{"reg-polar", TermKind::Anchor, {{"red", 1.0}}, {}, {}, {}, false, 0, 1, false};
-  Regularizer separate{"reg-separate", TermKind::AngularRepulsion, {}, {10, false}, {}, {}, false, 0, 1, false};
-  Regularizer planar{"reg-planar", TermKind::Planarity, {{"vibrant", 1.0}}, {}, {}, {}, false, 0, 1, false};
-  Regularizer norm_v{"reg-norm-v", TermKind::Unitarity, {{"vibrant", 1.0}}, {}, {}, {}, false, 0, 1, false};
-  Regularizer norm{"reg-norm", TermKind::Unitarity, {}, {}, {}, {}, false, 0, 1, false};
-  ex17.regularizers = {polar, separate, planar, norm_v, norm};
-  ex17.dopesheet = kEx17Dopesheet;
-  return {ex17};
-}
-
-const std::vector<Preset>& presets() {
-  static const std::vector<Preset> all = make_presets();
-  return all;
-}
-
-}  // namespace
-
-std::vector<std::string> preset_names() {
-  std::vector<std::string> names;
-  for (const Preset& p : presets()) names.push_back(p.name);
-  return names;
-}
-
-const Preset& find_preset(const std::string& name) {
-  std::string known;
-  for (const Preset& p : presets()) {
-    if (p.name == name) return p;
-    known += (known.empty() ? "" : ", ") + p.name;
-  }
-  throw std::invalid_argument("unknown preset '" + name + "' (known: " + known + ")");
-}
 
 // ------------------------------------------------------------------ the loop
 
@@ -132,7 +79,7 @@ double angle_deg(const Matrix<float>& z, int row) {
   return std::atan2(double(z(row, 1)), double(z(row, 0))) * 180.0 / M_PI;
 }
 
-FinalMetrics measure(Autoencoder<float>& model, Tape<float>& tape) {
+FinalMetrics measure(Autoencoder<float>& model, Tape<float>& tape, const std::optional<HueBand>& heldout) {
   FinalMetrics m;
   model.train(false);
   const auto mark = tape.mark();
@@ -168,6 +115,38 @@ FinalMetrics measure(Autoencoder<float>& model, Tape<float>& tape) {
   m.radius_std = std::sqrt((radius.array() - m.radius_mean).square().mean());
   if (ring360.cols() > 2)
     m.planarity_vibrant = ring360.rightCols(ring360.cols() - 2).cast<double>().array().square().rowwise().sum().mean();
+  double cx = 0, cy = 0;
+  for (long i = 0; i < ring360.rows(); ++i) {
+    const double a = std::atan2(double(ring360(i, 1)), double(ring360(i, 0)));
+    cx += std::cos(a);
+    cy += std::sin(a);
+  }
+  m.hue_resultant = std::hypot(cx, cy) / double(ring360.rows());
+  if (ring360.cols() > 2) {
+    std::vector<double> hues;
+    for (int d = 0; d < 360; ++d) hues.push_back(d / 360.0);
+    const Matrix<float> darker = encode(model, tape, color::hsv_grid(hues, {1.0}, {0.5}).rgb);
+    double sum = 0, sum_abs = 0;
+    for (long i = 0; i < darker.rows(); ++i) sum += darker(i, 2), sum_abs += std::abs(double(darker(i, 2)));
+    m.dome_height = sum_abs / double(darker.rows());
+    m.dome_consistency = sum_abs > 0 ? std::abs(sum) / sum_abs : 0;
+  }
+  if (heldout) {
+    // The trained hues alone (v = 1, whole degrees outside the band), in hue order.
+    std::vector<int> kept;
+    for (int d = 0; d < 360; ++d)
+      if (!heldout->contains(d)) kept.push_back(d);
+    Matrix<float> ring(long(kept.size()), ring360.cols());
+    for (std::size_t i = 0; i < kept.size(); ++i) ring.row(long(i)) = ring360.row(kept[i]);
+    const color::HueOrder order = color::hue_order(ring);
+    m.train_hue_inversions = order.inversions;
+    m.train_hue_winding = order.winding;
+    for (std::size_t i = 0; i < kept.size(); ++i) {
+      double d = std::abs(angle_deg(ring, int((i + 1) % kept.size())) - angle_deg(ring, int(i)));
+      if (d > 180) d = 360 - d;
+      if (d > m.train_gap_deg) m.train_gap_deg = d, m.train_gap_after_deg = kept[i];
+    }
+  }
 
   const Matrix<float> six = encode(model, tape, color::hue_ring(6).rgb);
   for (int i = 0; i < 6; ++i) {
@@ -210,6 +189,19 @@ nlohmann::json series_json(const std::vector<figures::Series>& series) {
   return out;
 }
 
+// A data source bound to this run: its set on the tape, its sampler, its label probabilities
+// and, for a focused source, the focus of every cell (recomputed in place when the scheduled
+// fractions change).
+struct Source {
+  const PhaseData* spec = nullptr;
+  Tensor<float> data;
+  std::optional<color::Sampler> sampler;
+  std::vector<std::vector<double>> label_probability;  // [rule][cell]
+  std::vector<double> vibrancy, hue_focus;             // the focus's base weights per cell
+  std::vector<double> focus, weight;                   // focus, and bias x focus
+  double fraction = NAN, hue_fraction = NAN;           // the values the focus was computed for
+};
+
 // One training run: everything the loop needs, set up and checked before the first step.
 class Run {
  public:
@@ -220,20 +212,18 @@ class Run {
                    : schedule::load_dopesheet(o.dopesheet)),
         timeline_(sheet_), rules_(color::label_rules(preset_.labels)), init_(o.seed, Stream::Init),
         sampler_rng_(o.seed, Stream::Sampler), label_rng_(o.seed, Stream::Labels),
-        model_(make_model(tape_, preset_.model, init_)), data_(color::hsv_cube()), sampler_(data_.weight),
-        validation_(color::rgb_cube(8)), params_(model_.parameters()), adam_(params_, 0.0) {
+        model_(make_model(tape_, preset_.model, init_)), validation_(color::rgb_cube(8)),
+        params_(model_.parameters()), adam_(params_, 0.0) {
     bind_names();
+    bind_data();
     k_ = model_.encoder.forward(tape_.tensor(1, 3)).cols();
     for (BoundRegularizer& r : regs_) r.point = loss::axis(k_, r.spec->anchor_axis, r.spec->anchor_sign);
-    for (const color::LabelRule& rule : rules_) {
-      std::vector<double> p;
-      for (int i = 0; i < data_.size(); ++i) p.push_back(rule.probability(data_.rgb.row(i).data()));
-      label_probability_.push_back(std::move(p));
-    }
-    data_tensor_ = tape_.tensor(data_.rgb);
     reference_tensor_ = tape_.tensor(color::hue_ring(6).rgb);  // the drift anchor's reference set
-    index_.resize(batch_);
-    labels_.resize(std::size_t(batch_) * rules_.size());
+    int largest = batch_;
+    for (const Source& s : sources_)
+      if (s.spec->full_batch) largest = std::max(largest, s.spec->set.size());
+    index_.resize(largest);
+    labels_.resize(std::size_t(largest) * rules_.size());
     label_count_.resize(rules_.size());
     curve_reg_.resize(regs_.size());
     curve_sched_.resize(sheet_.properties.size());
@@ -261,7 +251,12 @@ class Run {
 
  private:
   void bind_names();
-  void draw_batch();
+  void bind_data();
+  Source& source();
+  void update_focus(Source& s);
+  void draw_batch(const Source& s);
+  Tensor<float> sample_weights(const BoundRegularizer* r, const Source& s, bool& plain);
+  void probe(int step, const std::string& term, double weight, double raw, Tensor<float> weighted, Tensor<float> z);
   void train_step(int step);
   void open_metrics();
   void log_step(int step);
@@ -277,24 +272,27 @@ class Run {
   Rng init_, sampler_rng_, label_rng_;
   Tape<float> tape_;
   Autoencoder<float> model_;
-  const color::ColorSet data_;
-  const color::Sampler sampler_;
   const color::ColorSet validation_;
   std::vector<Parameter<float>> params_;
   Adam<float> adam_;
   int k_ = 0, steps_ = 0;
-  int lr_column_ = -1, recon_column_ = -1;
+  int lr_column_ = -1, recon_column_ = -1, fraction_column_ = -1, hues_column_ = -1, vibrancies_column_ = -1;
   std::vector<BoundRegularizer> regs_;
-  std::vector<std::vector<double>> label_probability_;  // [rule][cell]
-  Tensor<float> data_tensor_, reference_tensor_;
+  PhaseData cube_;                  // the data of a preset that names none: the HSV cube
+  std::vector<Source> sources_;
+  std::vector<int> phase_source_;   // per phase instance of the dopesheet: index into sources_
+  int default_source_ = -1;         // steps before the first PHASE row, and unlisted phases
+  Tensor<float> reference_tensor_;
   loss::DriftAnchor<float> drift_;
   Tape<float>::Mark mark_{};
 
   // Per step, reused.
-  std::vector<int> index_;
+  int batch_rows_ = 0;                 // this step's batch size
+  std::vector<int> index_;             // the cells of this step's batch
   std::vector<unsigned char> labels_;  // [sample][rule]
   std::vector<int> label_count_;
   double recon_value_ = 0, total_value_ = 0;
+  std::vector<GradientProbe> probes_;
 
   // What the outputs are made of.
   std::string out_dir_, metrics_tmp_;
@@ -317,6 +315,20 @@ void Run::bind_names() {
   std::vector<bool> used(sheet_.properties.size(), false);
   used[lr_column_] = true;
   if (recon_column_ >= 0) used[recon_column_] = true;
+  // The curriculum's settings, known only to the presets whose focus reads them.
+  std::vector<std::string> settings = {"lr", "loss-recon"};
+  std::vector<std::pair<const char*, int*>> needed;
+  if (preset_.focus == Focus::Vibrancy) needed = {{"data-fraction", &fraction_column_}};
+  if (preset_.focus == Focus::VibrancyAndHues)
+    needed = {{"data-hues", &hues_column_}, {"data-vibrancies", &vibrancies_column_}};
+  for (const auto& [name, column] : needed) {
+    settings.push_back(name);
+    *column = sheet_.property_index(name);
+    if (*column < 0)
+      throw std::runtime_error("preset " + preset_.name + " needs the setting '" + name + "', which has no column in " +
+                               sheet_.source);
+    used[*column] = true;
+  }
   for (const Regularizer& r : preset_.regularizers) {
     const int column = sheet_.property_index(r.name);
     if (column < 0)
@@ -334,65 +346,191 @@ void Run::bind_names() {
     }
     regs_.push_back(b);
   }
+  std::string known;
+  for (const std::string& s : settings) known += (known.empty() ? "" : ", ") + s;
   for (std::size_t c = 0; c < used.size(); ++c)
     if (!used[c])
       throw std::runtime_error(sheet_.source + ": column '" + sheet_.properties[c].name + "' matches no regularizer of preset " +
-                               preset_.name + " and no setting (lr, loss-recon)");
+                               preset_.name + " and no setting (" + known + ")");
 }
 
-// The batch: per sample, a cell drawn by weight, then one uniform per label rule in order.
-void Run::draw_batch() {
+// Every phase of the dopesheet gets a source; a phase the preset has no data for is an error.
+void Run::bind_data() {
+  std::vector<const PhaseData*> specs;
+  if (preset_.data.empty()) {
+    cube_ = {"", color::hsv_cube(), false, false};
+    specs.push_back(&cube_);
+  }
+  for (const PhaseData& d : preset_.data) specs.push_back(&d);
+  for (const PhaseData* d : specs) {
+    Source s;
+    s.spec = d;
+    s.data = tape_.tensor(d->set.rgb);
+    if (!d->full_batch) s.sampler.emplace(d->set.weight);
+    for (const color::LabelRule& rule : rules_) {
+      std::vector<double> p;
+      for (int i = 0; i < d->set.size(); ++i) p.push_back(rule.probability(d->set.rgb.row(i).data()));
+      s.label_probability.push_back(std::move(p));
+    }
+    if (d->focused) {
+      if (preset_.focus == Focus::None || d->full_batch)
+        throw std::logic_error("preset " + preset_.name + ": a focused source needs a focus and sampling");
+      for (int i = 0; i < d->set.size(); ++i) {
+        const color::Hsv hsv = color::rgb_to_hsv({d->set.rgb(i, 0), d->set.rgb(i, 1), d->set.rgb(i, 2)});
+        s.vibrancy.push_back(hsv.s * hsv.v);
+        s.hue_focus.push_back(color::primary_secondary_focus(hsv.h));
+      }
+      s.focus.assign(d->set.size(), 1.0);
+      s.weight.assign(d->set.size(), 0.0);
+    }
+    if (d->phase.empty()) default_source_ = int(sources_.size());
+    sources_.push_back(std::move(s));
+  }
+  std::string known;
+  for (const PhaseData* d : specs)
+    if (!d->phase.empty()) known += (known.empty() ? "'" : ", '") + d->phase + "'";
+  for (const schedule::PhaseInstance& phase : sheet_.phases) {
+    int found = default_source_;
+    for (std::size_t i = 0; i < sources_.size(); ++i)
+      if (sources_[i].spec->phase == phase.name) found = int(i);
+    if (found < 0)
+      throw std::runtime_error(sheet_.source + ": phase '" + phase.name + "' has no data in preset " + preset_.name +
+                               " (its phases: " + known + ")");
+    phase_source_.push_back(found);
+  }
+  if (default_source_ < 0 && (sheet_.phases.empty() || sheet_.phases.front().start > 0))
+    throw std::runtime_error(sheet_.source + ": preset " + preset_.name +
+                             " has data per phase only, and steps before the first PHASE row have none");
+}
+
+Source& Run::source() {
+  const int phase = timeline_.phase_instance();
+  return sources_[phase < 0 ? default_source_ : phase_source_[phase]];
+}
+
+// bias x focus, rewritten in place only when a scheduled fraction has changed.
+void Run::update_focus(Source& s) {
+  const double fraction = preset_.focus == Focus::Vibrancy ? timeline_.value(fraction_column_)
+                                                           : timeline_.value(vibrancies_column_);
+  const double hue_fraction = preset_.focus == Focus::VibrancyAndHues ? timeline_.value(hues_column_) : 0.0;
+  if (fraction == s.fraction && hue_fraction == s.hue_fraction) return;
+  s.fraction = fraction;
+  s.hue_fraction = hue_fraction;
+  for (std::size_t i = 0; i < s.focus.size(); ++i) {
+    double f = color::levels(s.vibrancy[i], fraction);
+    if (preset_.focus == Focus::VibrancyAndHues) f *= color::levels(s.hue_focus[i], hue_fraction);
+    s.focus[i] = f;
+    s.weight[i] = s.spec->set.weight[i] * f;
+  }
+  try {
+    s.sampler->reweight(s.weight.data(), s.weight.size());
+  } catch (const std::invalid_argument&) {
+    throw std::runtime_error("the curriculum focus leaves no data to sample at step " +
+                             std::to_string(timeline_.current_step()));
+  }
+}
+
+// The batch: per sample, a cell (drawn by weight, or every row in order for a full batch),
+// then one uniform per label rule in order.
+void Run::draw_batch(const Source& s) {
+  batch_rows_ = s.spec->full_batch ? s.spec->set.size() : batch_;
   std::fill(label_count_.begin(), label_count_.end(), 0);
-  for (int i = 0; i < batch_; ++i) {
-    index_[i] = sampler_.draw(sampler_rng_);
+  for (int i = 0; i < batch_rows_; ++i) {
+    index_[i] = s.spec->full_batch ? i : s.sampler->draw(sampler_rng_);
     for (std::size_t r = 0; r < rules_.size(); ++r) {
-      const bool on = label_rng_.uniform() < label_probability_[r][index_[i]];
+      const bool on = label_rng_.uniform() < s.label_probability[r][index_[i]];
       labels_[i * rules_.size() + r] = on;
       label_count_[r] += on;
     }
   }
 }
 
+// A term's per-sample weights as a tape constant: its label selection, alpha_i = clamp(sum
+// over labels of label_i * strength, 0, 1), times the sample's focus for a focus-weighted term
+// on a focused source. `plain` says that every weight is 1 (a plain mean does).
+Tensor<float> Run::sample_weights(const BoundRegularizer* r, const Source& s, bool& plain) {
+  const bool by_focus = (r ? r->spec->focus_weighted : preset_.focus_weighted_recon) && s.spec->focused;
+  plain = !by_focus && (!r || r->affinities.empty());
+  if (plain) return {};
+  Tensor<float> alpha = tape_.tensor(batch_rows_, 1);
+  for (int i = 0; i < batch_rows_; ++i) {
+    double a = 1;
+    if (r && !r->affinities.empty()) {
+      a = 0;
+      for (const auto& [label, strength] : r->affinities) a += labels_[i * rules_.size() + label] * strength;
+      a = std::clamp(a, 0.0, 1.0);
+    }
+    if (by_focus) a *= s.focus[index_[i]];
+    alpha.data()[i] = float(a);
+  }
+  return alpha;
+}
+
+// The gradient of one weighted term with respect to the latents it acts on, split into radial
+// and tangential parts. Runs its own backward pass; parameter gradients are zeroed afterwards.
+void Run::probe(int step, const std::string& term, double weight, double raw, Tensor<float> weighted,
+                Tensor<float> z) {
+  tape_.backward(weighted);
+  const Matrix<float> g = z.grad(), zv = z.value();
+  const loss::GradientParts<float> parts = loss::split_gradient<float>(zv, g);
+  GradientProbe p{step, term, weight, raw, 0, 0, 0, 0};
+  for (long i = 0; i < zv.rows(); ++i) {
+    const double norm = zv.row(i).cast<double>().norm();
+    p.radial += norm > 0 ? zv.row(i).cast<double>().dot(g.row(i).cast<double>()) / norm : 0.0;
+    p.radial_abs += parts.radial.row(i).cast<double>().norm();
+    p.tangential_abs += parts.tangential.row(i).cast<double>().norm();
+    p.radial_cosine += parts.cosine[i];
+  }
+  const double n = double(zv.rows());
+  p.radial /= n, p.radial_abs /= n, p.tangential_abs /= n, p.radial_cosine /= n;
+  probes_.push_back(p);
+}
+
 void Run::train_step(int step) {
   const std::span<const double> values = timeline_.values();
+  const bool probing = o_.probe_every > 0 && step % o_.probe_every == 0;
   adam_.lr = values[lr_column_];
   if (timeline_.fired("anchor")) {
     NoGrad<float> no_grad(tape_);
     drift_.capture(model_.encoder.forward(reference_tensor_));
   }
-  draw_batch();
-  const Tensor<float> x = gather_rows(data_tensor_, index_.data(), batch_);
+  Source& src = source();
+  if (src.spec->focused) update_focus(src);
+  draw_batch(src);
+  const Tensor<float> x = src.spec->full_batch ? src.data : gather_rows(src.data, index_.data(), batch_rows_);
   const auto forward = model_.forward(x);
-  const Tensor<float> recon = mean(pow(forward.reconstruction - x, 2.0));
+  bool plain = true;
+  const Tensor<float> recon_alpha = sample_weights(nullptr, src, plain);
+  const Tensor<float> recon =
+      plain ? mean(pow(forward.reconstruction - x, 2.0))
+            : *loss::weighted_mean(loss::reconstruction(forward.reconstruction, x), recon_alpha);
   recon_value_ = recon.item();
   check_finite(recon_value_, "recon", step);
   Tensor<float> total = recon_column_ < 0 ? recon : recon * values[recon_column_];
+  if (probing) probe(step, "recon", recon_column_ < 0 ? 1.0 : values[recon_column_], recon_value_, total, forward.bottleneck);
   for (BoundRegularizer& r : regs_) {
     r.last_raw = NAN;
     const double weight = values[r.column];
     if (weight == 0) continue;  // a weight of exactly 0 means the term is not computed
     std::optional<Tensor<float>> term;
+    Tensor<float> z = forward.bottleneck;
     if (r.spec->kind == TermKind::Uniformity) {
-      term = loss::uniformity(forward.bottleneck);
+      term = loss::uniformity(z);
     } else if (r.spec->kind == TermKind::DriftAnchor) {
       if (!drift_.captured()) continue;
-      term = mean(drift_.loss(model_.encoder.forward(reference_tensor_)));
-    } else if (r.affinities.empty()) {
-      term = mean(per_sample_term(r, forward.bottleneck));
+      z = model_.encoder.forward(reference_tensor_);
+      term = mean(drift_.loss(z));
     } else {
-      // alpha_i = clamp(sum over labels of label_i * strength, 0, 1), as a tape constant.
-      Tensor<float> alpha = tape_.tensor(batch_, 1);
-      for (int i = 0; i < batch_; ++i) {
-        double a = 0;
-        for (const auto& [label, strength] : r.affinities) a += labels_[i * rules_.size() + label] * strength;
-        alpha.data()[i] = float(std::clamp(a, 0.0, 1.0));
-      }
-      term = loss::weighted_mean(per_sample_term(r, forward.bottleneck), alpha);
+      const Tensor<float> alpha = sample_weights(&r, src, plain);
+      if (plain) term = mean(per_sample_term(r, z));
+      else term = loss::weighted_mean(per_sample_term(r, z), alpha);
       if (!term) continue;  // no sample selected: the term is skipped
     }
     r.last_raw = term->item();
     check_finite(r.last_raw, r.spec->name, step);
-    total = total + *term * weight;
+    const Tensor<float> weighted = *term * weight;
+    if (probing) probe(step, r.spec->name, weight, r.last_raw, weighted, z);
+    total = total + weighted;
   }
   total_value_ = total.item();
   check_finite(total_value_, "total", step);
@@ -431,7 +569,8 @@ Result Run::train() {
   result.steps_per_second = steps_ / result.train_seconds;
   result.final_total = total_value_;
   result.final_recon = recon_value_;
-  result.metrics = measure(model_, tape_);
+  result.metrics = measure(model_, tape_, preset_.heldout);
+  result.probes = probes_;
   result.metrics.separate_final = NAN;
   for (const BoundRegularizer& r : regs_)
     if (r.spec->kind == TermKind::AngularRepulsion && !r.spec->angular.shift && r.spec->angular.power == 10)
@@ -483,9 +622,13 @@ void Run::snapshot(int step) {
 
 void Run::write_outputs(const Result& result) {
   const std::string dir = out_dir_ + "/";
-  if (std::fclose(metrics_) != 0 || std::rename(metrics_tmp_.c_str(), (dir + "metrics.csv").c_str()) != 0)
-    throw std::runtime_error("cannot write " + dir + "metrics.csv");
+  // Closed once, whatever happens next: the destructor must not close it again.
+  const bool closed = std::fclose(metrics_) == 0;
   metrics_ = nullptr;
+  if (!closed || std::rename(metrics_tmp_.c_str(), (dir + "metrics.csv").c_str()) != 0) {
+    std::remove(metrics_tmp_.c_str());
+    throw std::runtime_error("cannot write " + dir + "metrics.csv");
+  }
   const long n_snap = long(snapshot_steps_.size());
   cli::write_file_atomically(dir + "latents.npy", figures::npy(snapshots_.data(), {n_snap, validation_.size(), k_}));
   cli::write_file_atomically(dir + "latent_steps.npy", figures::npy(snapshot_steps_.data(), {n_snap}));
@@ -507,7 +650,18 @@ void Run::write_outputs(const Result& result) {
       {"hue_winding_36", m.hue_winding_36}, {"crumpled", m.crumpled}, {"red_cosine", m.red_cosine},
       {"red_angle_deg", m.red_angle_deg}, {"radius_mean", m.radius_mean}, {"radius_std", m.radius_std},
       {"planarity_vibrant", m.planarity_vibrant}, {"spacing_deg", m.spacing_deg},
-      {"separate_final", std::isnan(m.separate_final) ? nlohmann::ordered_json() : nlohmann::ordered_json(m.separate_final)}};
+      {"separate_final", std::isnan(m.separate_final) ? nlohmann::ordered_json() : nlohmann::ordered_json(m.separate_final)},
+      {"hue_resultant", m.hue_resultant}};
+  if (k_ > 2) {
+    metrics["dome_height"] = m.dome_height;
+    metrics["dome_consistency"] = m.dome_consistency;
+  }
+  if (preset_.heldout) {
+    metrics["train_hue_inversions"] = m.train_hue_inversions;
+    metrics["train_hue_winding"] = m.train_hue_winding;
+    metrics["train_gap_deg"] = m.train_gap_deg;
+    metrics["train_gap_after_deg"] = m.train_gap_after_deg;
+  }
   nlohmann::ordered_json named = nlohmann::ordered_json::object();
   const color::ColorSet named_set = color::named_colors();
   for (int i = 0; i < named_set.size(); ++i) named[named_set.name[i]] = m.recon_mse_named[i];

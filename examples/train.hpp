@@ -1,22 +1,30 @@
 // examples/train.hpp -- the training loop of the color experiments, and their presets.
 //
 // Contract:
-// - A Preset names a model, a data set, a batch size, a label set, the regularizers (each with a
-//   term, its options and label affinities) and a dopesheet. A regularizer's weight at each step
-//   is the dopesheet column of the same name; the learning rate is column `lr`; the
-//   reconstruction weight is column `loss-recon` when present, else 1.
-// - Names are checked before training: a regularizer without a column, or a column that is
-//   neither a regularizer nor a known setting, is an error (the original silently ran such a
-//   term at weight 1.0).
-// - Per step: read the timeline, set lr, sample the batch with replacement, draw its labels,
-//   forward, add each regularizer whose weight is not 0 and which selects some sample, backward,
-//   Adam step, rewind. A non-finite loss term or gradient stops the run naming the term and step.
+// - A Preset names a model, its data (per phase), a batch size, a label set, the regularizers
+//   (each with a term, its options and label affinities) and a dopesheet. A regularizer's weight
+//   at each step is the dopesheet column of the same name; the learning rate is column `lr`;
+//   the reconstruction weight is column `loss-recon` when present, else 1. A curriculum's data
+//   settings are columns too: `data-fraction` (Focus::Vibrancy), `data-hues` and
+//   `data-vibrancies` (Focus::VibrancyAndHues), known only to the presets that use them.
+// - Names are checked before training: a regularizer without a column, a column that is
+//   neither a regularizer nor a known setting, or a dopesheet phase without data, is an error
+//   (the original silently ran an unmatched term at weight 1.0).
+// - Data: each dopesheet phase takes its batches from one source -- either a whole small set
+//   every step (full batch, in order) or draws with replacement from a weighted set. A focused
+//   source's weights are bias x focus, recomputed in place (no allocation) when the scheduled
+//   fraction changes; with focus-weighted losses each sample's term is weighted by its focus
+//   normalized over the batch.
+// - Per step: read the timeline, set lr, take the batch, draw its labels, forward, add each
+//   regularizer whose weight is not 0 and which selects some sample, backward, Adam step,
+//   rewind. A non-finite loss term or gradient stops the run naming the term and step.
 // - Randomness: Stream::Init builds the model, Stream::Sampler draws the batches,
 //   Stream::Labels draws the labels, all from the run's seed. The thread count changes no bit.
 // - Outputs land in one folder: metrics.csv, summary.json, latents.npy (+ latent_steps.npy),
 //   checkpoint.safetensors, figures (SVG) and report.html. Each file is written atomically.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -42,6 +50,28 @@ struct Regularizer {
   int anchor_axis = 0;                // anchors: the point is sign * e_axis
   double anchor_sign = 1;
   bool hemi = false;                  // AntiAnchor
+  bool focus_weighted = false;        // weight each sample by its curriculum focus (Ex 1.6)
+};
+
+// Where the batches of one dopesheet phase come from.
+struct PhaseData {
+  std::string phase;        // the phase name it serves; "" serves every phase not listed
+  color::ColorSet set;
+  bool full_batch = false;  // every row of `set`, in order, every step (no sampling, no --batch)
+  bool focused = false;     // sampled by bias x the preset's focus (else by the set's weights)
+};
+
+// How a curriculum narrows the sampled data (SPEC.md section 7, "curriculum data weights").
+enum class Focus {
+  None,             // by the set's weights alone
+  Vibrancy,         // bias x levels(S V, data-fraction)                                (Ex 1.5)
+  VibrancyAndHues,  // bias x levels(S V, data-vibrancies) x levels(ps focus, data-hues)  (Ex 1.6)
+};
+
+// A band of hues held out of the training data (Ex 1.2), in whole degrees, inclusive.
+struct HueBand {
+  int first_deg, last_deg;
+  bool contains(int deg) const { return deg >= first_deg && deg <= last_deg; }
 };
 
 struct Preset {
@@ -51,6 +81,10 @@ struct Preset {
   color::LabelSet labels = color::LabelSet::M1;
   std::vector<Regularizer> regularizers;
   std::string dopesheet;  // CSV text, embedded
+  std::vector<PhaseData> data;  // empty: the HSV cube with bias weights for every phase
+  Focus focus = Focus::None;
+  bool focus_weighted_recon = false;  // weight the reconstruction per sample by focus (Ex 1.6)
+  std::optional<HueBand> heldout;     // measured separately (the wheel's gap)
 };
 
 std::vector<std::string> preset_names();
@@ -68,6 +102,7 @@ struct Options {
   std::string out;           // default out/<preset>-seed<N>
   bool quiet = false;
   bool write_outputs = true; // false: train and measure only (tests, sweeps)
+  int probe_every = 0;       // > 0: split each term's gradient every N steps (GradientProbe)
 };
 
 // The measurements of SPEC.md section 9, on the final model.
@@ -84,6 +119,28 @@ struct FinalMetrics {
   double planarity_vibrant = 0;            // mean sum_{d>=2} z_d^2 over 360 vibrant hues
   std::vector<double> spacing_deg;         // angles between consecutive primaries/secondaries
   double separate_final = 0;               // angular repulsion (p=10, no shift) per-sample mean, last batch
+  // |mean of the unit hue-plane directions| of the 360 vibrant hues: 0 for a wheel spread all
+  // round, 1 when every hue points the same way ("bunched on one side").
+  double hue_resultant = 0;
+  // Dome (3+ dims): the 360 hues at s = 1, v = 0.5, off the hue plane along dim 2: the mean
+  // |z_2| (height) and |mean z_2| / mean |z_2| (1 = every darker hue on the same side).
+  double dome_height = 0, dome_consistency = 0;
+  // With a held-out hue band: the hue order of the trained hues alone (v = 1, in hue order),
+  // and the largest angle between consecutive trained hues (the gap) and the hue it opens after.
+  int train_hue_inversions = 0, train_hue_winding = 0;
+  double train_gap_deg = 0;
+  int train_gap_after_deg = -1;
+};
+
+// The gradient of one weighted term with respect to the bottleneck, split into its radial and
+// tangential parts (loss::split_gradient), averaged over the batch.
+struct GradientProbe {
+  int step = 0;
+  std::string term;
+  double weight = 0, raw = 0;       // the term's schedule weight and unweighted value
+  double radial = 0;                // mean of g.z/|z|: > 0 means descent pulls latents inward
+  double radial_abs = 0, tangential_abs = 0;  // mean |radial part|, mean |tangential part|
+  double radial_cosine = 0;         // mean |z.g| / (|z| |g|): 1 radial, 0 tangential
 };
 
 struct Result {
@@ -93,6 +150,7 @@ struct Result {
   long peak_rss_kb = 0;
   double final_total = 0, final_recon = 0;
   FinalMetrics metrics;
+  std::vector<GradientProbe> probes;  // with Options::probe_every
 };
 
 // Trains; throws std::runtime_error (bad names, non-finite values, unwritable outputs).

@@ -1,0 +1,390 @@
+// `spheregrad compare`: trains several presets at one seed and writes one comparison: the loss
+// curves aligned on steps with every phase start marked, the loss spike at each phase start,
+// the logged loss magnitudes of every term, the final metrics side by side and, with
+// --probe-every, the radial and tangential parts of each term's gradient (the repulsion
+// conflict). Ex 1.6 (smooth against stepped) and the repulsion variants of Ex 1.5 use it.
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <cstdarg>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "examples/cli.hpp"
+#include "examples/cmd_schedule.hpp"
+#include "examples/figures.hpp"
+#include "examples/train.hpp"
+#include "schedule/dopesheet.hpp"
+
+namespace sg::cli {
+namespace {
+
+const char* const kHelp =
+    "usage: spheregrad compare --presets A,B[,...] [options]\n"
+    "\n"
+    "Trains each preset at one seed (each into its own run folder) and writes a comparison:\n"
+    "comparison.md and comparison.html (loss curves aligned on steps with the phase starts\n"
+    "marked, the loss spike at each phase start, the logged magnitude of every term, the final\n"
+    "metrics side by side), total.svg and recon.svg, and with --probe-every gradients.csv: the\n"
+    "radial and tangential parts of each weighted term's gradient with respect to the latents.\n"
+    "\n"
+    "options:\n"
+    "  --presets LIST      presets to compare (known: %s)\n"
+    "  --seed N            seed of every run (default 0)\n"
+    "  --steps N           train N steps instead of each dopesheet's length\n"
+    "  --probe-every N     split every term's gradient every N steps (default 0: never)\n"
+    "  --out DIR           comparison folder (default out/compare-<A>-vs-<B>-seed<N>)\n"
+    "  --quiet             print nothing on stdout\n"
+    "\n"
+    "Examples: the Ex 1.6 report and the repulsion conflict:\n"
+    "  spheregrad compare --presets ex-1.6-smooth,ex-1.6-stepped\n"
+    "  spheregrad compare --presets ex-1.5,ex-1.5-original,ex-1.5-angular --probe-every 25\n";
+
+// The columns of a run's metrics.csv, by name.
+struct Curves {
+  std::vector<std::string> names;
+  std::vector<std::vector<double>> columns;
+  const std::vector<double>* find(const std::string& name) const {
+    for (std::size_t i = 0; i < names.size(); ++i)
+      if (names[i] == name) return &columns[i];
+    return nullptr;
+  }
+};
+
+Curves read_curves(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw std::runtime_error(path + ": cannot open the file");
+  Curves c;
+  std::string line;
+  std::getline(in, line);
+  std::stringstream header(line);
+  for (std::string cell; std::getline(header, cell, ',');) c.names.push_back(cell);
+  c.columns.resize(c.names.size());
+  while (std::getline(in, line)) {
+    std::size_t begin = 0;
+    for (std::size_t k = 0; k < c.names.size(); ++k) {
+      const std::size_t end = std::min(line.find(',', begin), line.size());
+      const std::string cell = line.substr(begin, end - begin);
+      c.columns[k].push_back(cell.empty() ? NAN : std::strtod(cell.c_str(), nullptr));
+      begin = end + 1;
+    }
+  }
+  return c;
+}
+
+void append(std::string& out, const char* format, ...) {
+  char buffer[512];
+  va_list args;
+  va_start(args, format);
+  std::vsnprintf(buffer, sizeof buffer, format, args);
+  va_end(args);
+  out += buffer;
+}
+
+std::string number(double v) {
+  if (!std::isfinite(v)) return "-";
+  char buffer[32];
+  std::snprintf(buffer, sizeof buffer, "%.4g", v);
+  return buffer;
+}
+
+double median(std::vector<double> v) {
+  v.erase(std::remove_if(v.begin(), v.end(), [](double x) { return !std::isfinite(x); }), v.end());
+  if (v.empty()) return NAN;
+  std::nth_element(v.begin(), v.begin() + long(v.size() / 2), v.end());
+  return v[v.size() / 2];
+}
+
+// A table kept as rows of cells, written as Markdown and as HTML.
+struct Table {
+  Table(std::string t, std::vector<std::string> h) : title(std::move(t)), head(std::move(h)) {}
+  std::string title;
+  std::vector<std::string> head;
+  std::vector<std::vector<std::string>> rows;
+  std::string markdown() const {
+    std::string out = "### " + title + "\n\n|";
+    for (const std::string& h : head) out += " " + h + " |";
+    out += "\n|";
+    for (std::size_t i = 0; i < head.size(); ++i) out += "---|";
+    out += "\n";
+    for (const auto& r : rows) {
+      out += "|";
+      for (const std::string& c : r) out += " " + c + " |";
+      out += "\n";
+    }
+    return out + "\n";
+  }
+  std::string html() const {
+    std::string out = "<h3>" + title + "</h3>\n<table><tr>";
+    for (const std::string& h : head) out += "<th>" + h + "</th>";
+    out += "</tr>\n";
+    for (const auto& r : rows) {
+      out += "<tr>";
+      for (const std::string& c : r) out += "<td>" + c + "</td>";
+      out += "</tr>\n";
+    }
+    return out + "</table>\n";
+  }
+};
+
+struct RunData {
+  std::string preset;
+  train::Result result;
+  Curves curves;
+  std::vector<int> phase_starts;  // every phase instance's first step after 0
+  std::vector<std::string> terms;  // regularizer names as logged
+};
+
+// Mean of each window of `stride` finite values: 10^4 noisy steps become about 500 points.
+figures::Series windowed(const std::string& name, const std::vector<double>& v, std::size_t stride) {
+  figures::Series s{name, {}, {}};
+  for (std::size_t begin = 0; begin < v.size(); begin += stride) {
+    double sum = 0;
+    int n = 0;
+    for (std::size_t i = begin; i < std::min(v.size(), begin + stride); ++i)
+      if (std::isfinite(v[i])) sum += v[i], ++n;
+    s.x.push_back(double(begin));
+    s.y.push_back(n ? sum / n : NAN);
+  }
+  return s;
+}
+
+}  // namespace
+
+int compare(int argc, char** argv) {
+  std::vector<std::string> presets;
+  train::Options base;
+  base.quiet = true;
+  std::string out;
+  bool quiet = false;
+  std::string names;
+  for (const std::string& n : train::preset_names()) names += (names.empty() ? "" : ", ") + n;
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    if (arg == "--help" || arg == "-h") {
+      std::printf(kHelp, names.c_str());
+      return 0;
+    }
+    if (arg == "--quiet") {
+      quiet = true;
+      continue;
+    }
+    if (i + 1 >= argc) {
+      std::fprintf(stderr, "spheregrad compare: %s needs a value (try --help)\n", arg.c_str());
+      return 2;
+    }
+    const std::string value = argv[++i];
+    char* end = nullptr;
+    const long number_value = std::strtol(value.c_str(), &end, 10);
+    const bool is_number = !value.empty() && !*end && number_value >= 0;
+    if (arg == "--presets") {
+      std::stringstream ss(value);
+      for (std::string p; std::getline(ss, p, ',');) presets.push_back(p);
+    } else if (arg == "--out") {
+      out = value;
+    } else if ((arg == "--seed" || arg == "--steps" || arg == "--probe-every") && is_number) {
+      if (arg == "--seed") base.seed = (unsigned long long)number_value;
+      if (arg == "--steps") base.steps = int(number_value);
+      if (arg == "--probe-every") base.probe_every = int(number_value);
+    } else {
+      std::fprintf(stderr, "spheregrad compare: unknown option or bad value '%s %s' (try --help)\n", arg.c_str(),
+                   value.c_str());
+      return 2;
+    }
+  }
+  if (presets.size() < 2) {
+    std::fprintf(stderr, "spheregrad compare: --presets needs at least two presets (try --help)\n");
+    return 2;
+  }
+  for (const std::string& p : presets) train::find_preset(p);  // unknown names fail before any training
+  if (out.empty()) out = "out/compare-" + presets[0] + "-vs-" + presets[1] + "-seed" + std::to_string(base.seed);
+  std::filesystem::create_directories(out);
+
+  std::vector<RunData> runs;
+  for (const std::string& p : presets) {
+    train::Options o = base;
+    o.preset = p;
+    o.out = out + "/runs/" + p;
+    if (!quiet) std::printf("training %s (seed %llu) ...\n", p.c_str(), o.seed);
+    RunData r;
+    r.preset = p;
+    r.result = train::run(o);
+    r.curves = read_curves(o.out + "/metrics.csv");
+    const schedule::Dopesheet sheet = schedule::parse_dopesheet(train::find_preset(p).dopesheet);
+    for (const schedule::PhaseInstance& ph : sheet.phases)
+      if (ph.start > 0 && ph.start < r.result.steps) r.phase_starts.push_back(ph.start);
+    for (const std::string& n : r.curves.names)
+      if (n.size() > 4 && n.compare(n.size() - 4, 4, ":raw") == 0) r.terms.push_back(n.substr(0, n.size() - 4));
+    runs.push_back(std::move(r));
+  }
+
+  // Curves aligned on steps, phase starts marked (dashed, one color per run).
+  std::vector<figures::Marker> markers;
+  for (std::size_t k = 0; k < runs.size(); ++k)
+    for (int s : runs[k].phase_starts) markers.push_back({double(s), runs[k].preset, int(k)});
+  for (const char* what : {"total", "recon"}) {
+    std::vector<figures::Series> series;
+    for (const RunData& r : runs) {
+      const std::vector<double>& v = *r.curves.find(what);
+      series.push_back(windowed(r.preset, v, std::max<std::size_t>(1, v.size() / 1000)));
+    }
+    write_file_atomically(out + "/" + what + ".svg",
+                          figures::line_chart_svg(series, true,
+                                                  std::string(what) + " loss (window means); dashed: phase starts",
+                                                  markers));
+  }
+
+  // The spike at each phase start: the largest total in the 50 steps from the start, over the
+  // median of the 100 steps before it.
+  Table spikes{"Loss at phase starts (max of the 50 steps from the start / median of the 100 before)",
+               {"run", "phase start", "total before (median)", "total after (max)", "ratio", "recon ratio"}};
+  for (const RunData& r : runs) {
+    const std::vector<double>& total = *r.curves.find("total");
+    const std::vector<double>& recon = *r.curves.find("recon");
+    for (int s : r.phase_starts) {
+      auto window = [&](const std::vector<double>& v, int a, int b) {
+        return std::vector<double>(v.begin() + std::max(0, a), v.begin() + std::min<long>(long(v.size()), b));
+      };
+      const std::vector<double> before = window(total, s - 100, s), after = window(total, s, s + 50);
+      const double b = median(before), a = *std::max_element(after.begin(), after.end());
+      const std::vector<double> rb = window(recon, s - 100, s), ra = window(recon, s, s + 50);
+      const double rratio = *std::max_element(ra.begin(), ra.end()) / median(rb);
+      spikes.rows.push_back({r.preset, std::to_string(s), number(b), number(a), number(a / b), number(rratio)});
+    }
+  }
+
+  // Noise: the spread of log10(recon) in windows of 500 steps, per run.
+  Table noise{"Noise of the reconstruction loss: standard deviation of log10(recon) per 500-step window",
+              {"steps"}};
+  for (const RunData& r : runs) noise.head.push_back(r.preset);
+  const std::size_t length = runs[0].curves.find("recon")->size();
+  for (std::size_t begin = 0; begin < length; begin += 500) {
+    std::vector<std::string> row = {std::to_string(begin) + "-" + std::to_string(std::min(length, begin + 500) - 1)};
+    for (const RunData& r : runs) {
+      const std::vector<double>& v = *r.curves.find("recon");
+      double sum = 0, sum2 = 0;
+      int n = 0;
+      for (std::size_t i = begin; i < std::min(v.size(), begin + 500); ++i)
+        if (v[i] > 0) sum += std::log10(v[i]), sum2 += std::log10(v[i]) * std::log10(v[i]), ++n;
+      row.push_back(n > 1 ? number(std::sqrt(std::max(0.0, sum2 / n - (sum / n) * (sum / n)))) : "-");
+    }
+    noise.rows.push_back(row);
+  }
+
+  // The logged magnitudes: each term's largest raw and weighted value, and where.
+  Table magnitudes{"Logged loss magnitudes (largest value over the run, and its step)",
+                   {"run", "term", "max raw", "at step", "max weighted", "at step", "final raw"}};
+  for (const RunData& r : runs) {
+    std::vector<std::pair<std::string, std::string>> columns = {{"total", "total"}, {"recon", "recon"}};
+    for (const std::string& t : r.terms) columns.push_back({t, t + ":raw"});
+    for (const auto& [term, raw_name] : columns) {
+      const std::vector<double>& raw = *r.curves.find(raw_name);
+      const std::vector<double>* weighted = r.curves.find(term + ":weighted");
+      int at = -1, wat = -1;
+      double best = -INFINITY, wbest = -INFINITY, last = NAN;
+      for (std::size_t i = 0; i < raw.size(); ++i) {
+        if (std::isfinite(raw[i]) && raw[i] > best) best = raw[i], at = int(i);
+        if (weighted && std::isfinite((*weighted)[i]) && (*weighted)[i] > wbest) wbest = (*weighted)[i], wat = int(i);
+        if (std::isfinite(raw[i])) last = raw[i];
+      }
+      magnitudes.rows.push_back({r.preset, term, number(at < 0 ? NAN : best), at < 0 ? "-" : std::to_string(at),
+                                 weighted ? number(wat < 0 ? NAN : wbest) : "-",
+                                 weighted && wat >= 0 ? std::to_string(wat) : "-", number(last)});
+    }
+  }
+
+  // Final metrics side by side.
+  Table finals{"Final metrics", {"metric"}};
+  for (const RunData& r : runs) finals.head.push_back(r.preset);
+  auto add = [&](const std::string& name, auto get) {
+    std::vector<std::string> row = {name};
+    for (const RunData& r : runs) row.push_back(get(r.result));
+    finals.rows.push_back(row);
+  };
+  add("training loss (last step)", [](const train::Result& r) { return number(r.final_total); });
+  add("recon (last batch)", [](const train::Result& r) { return number(r.final_recon); });
+  add("recon MSE, RGB 8^3", [](const train::Result& r) { return number(r.metrics.recon_mse_validation); });
+  add("hue order, 360 hues", [](const train::Result& r) {
+    return std::to_string(r.metrics.hue_inversions) + " inv., winding " + std::to_string(r.metrics.hue_winding);
+  });
+  add("hue order, 36 hues", [](const train::Result& r) {
+    return std::to_string(r.metrics.hue_inversions_36) + " inv., winding " + std::to_string(r.metrics.hue_winding_36);
+  });
+  add("red cos to +dim0", [](const train::Result& r) { return number(r.metrics.red_cosine); });
+  add("radius mean / std", [](const train::Result& r) {
+    return number(r.metrics.radius_mean) + " / " + number(r.metrics.radius_std);
+  });
+  add("planarity (vibrant)", [](const train::Result& r) { return number(r.metrics.planarity_vibrant); });
+  add("hue resultant", [](const train::Result& r) { return number(r.metrics.hue_resultant); });
+  add("spacing of primaries (deg)", [](const train::Result& r) {
+    std::string s;
+    for (double d : r.metrics.spacing_deg) {
+      if (!s.empty()) s += ' ';
+      s += number(std::abs(d));
+    }
+    return s;
+  });
+  const color::ColorSet named = color::named_colors();
+  for (int i = 0; i < named.size(); ++i)
+    add("recon MSE " + named.name[i], [i](const train::Result& r) { return number(r.metrics.recon_mse_named[i]); });
+
+  // Gradient parts, averaged over the probe steps where each term was computed.
+  Table gradients{"Gradient of each weighted term with respect to the latents, mean over probe steps",
+                  {"run", "term", "probes", "radial (signed, + = inward)", "abs radial", "abs tangential",
+                   "radial cosine"}};
+  std::string probes_csv = "preset,step,term,weight,raw,radial,radial_abs,tangential_abs,radial_cosine\n";
+  for (const RunData& r : runs) {
+    std::map<std::string, std::vector<const train::GradientProbe*>> by_term;
+    std::vector<std::string> order;
+    for (const train::GradientProbe& p : r.result.probes) {
+      if (!by_term.count(p.term)) order.push_back(p.term);
+      by_term[p.term].push_back(&p);
+      append(probes_csv, "%s,%d,%s,%.9g,%.9g,%.9g,%.9g,%.9g,%.9g\n", r.preset.c_str(), p.step, p.term.c_str(), p.weight,
+             p.raw, p.radial, p.radial_abs, p.tangential_abs, p.radial_cosine);
+    }
+    for (const std::string& t : order) {
+      double radial = 0, ra = 0, ta = 0, cosine = 0;
+      for (const train::GradientProbe* p : by_term[t])
+        radial += p->radial, ra += p->radial_abs, ta += p->tangential_abs, cosine += p->radial_cosine;
+      const double n = double(by_term[t].size());
+      gradients.rows.push_back({r.preset, t, std::to_string(by_term[t].size()), number(radial / n), number(ra / n),
+                                number(ta / n), number(cosine / n)});
+    }
+  }
+
+  std::string title = "Comparison:";
+  for (const std::string& p : presets) title += " " + p;
+  title += " (seed " + std::to_string(base.seed) + ")";
+  std::string md = "# " + title + "\n\nRun folders: " + out + "/runs/<preset>/ (each with its report.html). "
+                   "Curves: total.svg, recon.svg.\n\n";
+  std::string html = "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>" + title +
+                     "</title>\n<style>body{font-family:sans-serif;margin:16px;color:#222}table{border-collapse:"
+                     "collapse;font-size:13px;margin-bottom:16px}td,th{padding:2px 8px;border-bottom:1px solid "
+                     "#ddd;text-align:left}</style></head><body>\n<h2>" + title + "</h2>\n";
+  for (const char* what : {"total", "recon"}) {
+    std::ifstream svg(out + "/" + what + ".svg");
+    std::stringstream ss;
+    ss << svg.rdbuf();
+    html += ss.str();
+  }
+  std::vector<const Table*> tables = {&finals, &spikes, &magnitudes};
+  if (base.probe_every > 0) tables.push_back(&gradients);
+  tables.push_back(&noise);
+  for (const Table* t : tables) md += t->markdown(), html += t->html();
+  html += "</body></html>\n";
+  write_file_atomically(out + "/comparison.md", md);
+  write_file_atomically(out + "/comparison.html", html);
+  if (base.probe_every > 0) write_file_atomically(out + "/gradients.csv", probes_csv);
+  if (!quiet) std::printf("\n%s\ncomparison in %s/ (open comparison.html)\n", md.c_str(), out.c_str());
+  return 0;
+}
+
+}  // namespace sg::cli

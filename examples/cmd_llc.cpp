@@ -1,0 +1,425 @@
+// `spheregrad llc RUN_DIR_OR_CHECKPOINT`: the local learning coefficient of a trained color model
+// on its training distribution, by SGLD (nn/llc.hpp, docs/llc.md); with --sweep-nbeta, the LLC
+// over a range of inverse temperatures (the tempering spectrum).
+#include "examples/cmd_llc.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <stdexcept>
+
+#include "examples/cli.hpp"
+#include "examples/cmd_schedule.hpp"
+#include "examples/color.hpp"
+#include "examples/figures.hpp"
+#include "nn/checkpoint.hpp"
+#include "nn/models.hpp"
+
+namespace sg::cli {
+
+// ------------------------------------------------------------------ the model and its loss
+
+TrainedModel load_trained_model(const std::string& path) {
+  namespace fs = std::filesystem;
+  TrainedModel t;
+  t.checkpoint = fs::is_directory(path) ? (fs::path(path) / "checkpoint.safetensors").string() : path;
+  if (!fs::is_regular_file(t.checkpoint))
+    throw std::runtime_error(fs::is_directory(path) ? "run folder " + path + " has no checkpoint.safetensors"
+                                                    : "no such run folder or checkpoint: " + path);
+  const SafeTensors st = SafeTensors::load(t.checkpoint);
+  auto meta = [&](const char* key) {
+    const auto it = st.metadata.find(key);
+    return it == st.metadata.end() ? std::string() : it->second;
+  };
+  t.model = meta("model");
+  t.preset = meta("preset");
+  t.seed = meta("seed");
+  t.step = meta("step");
+  if (t.model.empty()) throw std::runtime_error(t.checkpoint + ": no \"model\" in the metadata (not a spheregrad checkpoint?)");
+  Tape<float> tape;
+  Rng unused(0, Stream::Init);
+  const Autoencoder<float> model = make_model(tape, t.model, unused);
+  const std::vector<Parameter<float>> params = model.parameters();
+  load_parameters(st, params);  // checks every name, shape and dtype
+  for (const Parameter<float>& p : params) {
+    t.names.push_back(p.name);
+    t.values.push_back(p.tensor.value());
+  }
+  return t;
+}
+
+int color_training_set_size() { return color::hsv_cube().size(); }
+
+llc::TargetFactory<float> color_reconstruction_target(const TrainedModel& trained, int batch) {
+  if (batch < 1) throw std::invalid_argument("batch must be >= 1");
+  // Shared, read-only by every chain.
+  struct Data {
+    color::ColorSet cube = color::hsv_cube();
+    color::Sampler sampler{cube.weight};
+    Matrix<float> weight;  // (3600, 1): bias / sum of bias
+    TrainedModel trained;
+  };
+  auto data = std::make_shared<Data>();
+  data->trained = trained;
+  double total = 0;
+  for (double w : data->cube.weight) total += w;
+  data->weight.resize(data->cube.size(), 1);
+  for (int i = 0; i < data->cube.size(); ++i) data->weight(i, 0) = float(data->cube.weight[i] / total);
+
+  return [data, batch](Tape<float>& tape) {
+    Rng unused(0, Stream::Init);  // make_model draws an initialization; w* replaces it
+    auto model = std::make_shared<Autoencoder<float>>(make_model(tape, data->trained.model, unused));
+    const std::vector<Parameter<float>> params = model->parameters();
+    llc::Target<float> target;
+    for (std::size_t k = 0; k < params.size(); ++k) {
+      params[k].tensor.value() = data->trained.values[k];
+      target.params.push_back(params[k].tensor);
+    }
+    const Tensor<float> cube = tape.tensor(data->cube.rgb), weight = tape.tensor(data->weight);
+    auto index = std::make_shared<std::vector<int>>(batch);
+    target.batch_loss = [data, model, cube, index](Rng& rng) {
+      for (int& i : *index) i = data->sampler.draw(rng);
+      const Tensor<float> x = gather_rows(cube, index->data(), int(index->size()));
+      return mean(pow(model->forward(x).reconstruction - x, 2.0));
+    };
+    target.full_loss = [model, cube, weight] {
+      return sum(row_mean(pow(model->forward(cube).reconstruction - cube, 2.0)) * weight);
+    };
+    return target;
+  };
+}
+
+// ------------------------------------------------------------------ the command
+
+namespace {
+
+const char* const kHelp =
+    "usage: spheregrad llc RUN_DIR_OR_CHECKPOINT [options]\n"
+    "\n"
+    "Estimates the local learning coefficient (LLC) of a trained color model at its weights w*\n"
+    "by SGLD sampling (docs/llc.md). The loss is the reconstruction MSE on the model's training\n"
+    "distribution: the HSV cube, colors drawn with replacement in proportion to their bias\n"
+    "weight, in minibatches. Each chain starts at w* and takes steps\n"
+    "  w <- w - (eps/2) (nbeta grad L_batch(w) + gamma (w - w*) + weight_decay w) + sqrt(eps) N(0, 1)\n"
+    "and the estimate is nbeta (mean loss over the draws - L(w*)), averaged over chains.\n"
+    "\n"
+    "options:\n"
+    "  --chains N            independent chains (default 10)\n"
+    "  --draws N             steps whose losses are averaged, per chain (default 200)\n"
+    "  --burn-in N           steps discarded first, per chain (default 200; keep it >= draws)\n"
+    "  --eps X               step size (default 1e-4)\n"
+    "  --gamma X             localization strength (default 100)\n"
+    "  --nbeta X             inverse temperature times n (default n / ln n)\n"
+    "  --n N                 the n of the default nbeta (default 3600, the HSV cube's colors)\n"
+    "  --weight-decay X      an extra Gaussian prior, X |w|^2 / 2 (default 0)\n"
+    "  --batch N             minibatch size (default 64, as in training)\n"
+    "  --seed N              seed of the chains' noise and minibatch streams (default 0)\n"
+    "  --threads N           chains run in parallel (default 1; results are identical at any count)\n"
+    "  --sweep-nbeta LO:HI:COUNT\n"
+    "                        estimate at COUNT values of nbeta from LO to HI on a log scale (the\n"
+    "                        tempering spectrum), all with the same eps and seed; eps must suit\n"
+    "                        the largest nbeta (watch each point's MALA acceptance)\n"
+    "  --out DIR             output folder (default RUN_DIR/llc, or <checkpoint>-llc for a file)\n"
+    "  --quiet               print nothing on stdout\n"
+    "\n"
+    "outputs: llc_traces.csv (every chain's loss at every step), llc_summary.json (settings,\n"
+    "per-chain estimates and MALA acceptance, warnings), llc_trace.svg (nbeta (L_t - L(w*)) per\n"
+    "chain); with --sweep-nbeta also llc_spectrum.csv and llc_spectrum.svg.\n"
+    "\n"
+    "example: spheregrad train --out /tmp/run0 && spheregrad llc /tmp/run0\n";
+
+std::string figure(double v, int digits = 6) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.*g", digits, v);
+  return buf;
+}
+
+long parse_integer(const std::string& option, const char* text, long lo) {
+  char* end = nullptr;
+  errno = 0;
+  const long v = std::strtol(text, &end, 10);
+  if (errno || end == text || *end || v < lo)
+    throw std::invalid_argument(option + " expects an integer >= " + std::to_string(lo) + ", got '" + text + "'");
+  return v;
+}
+
+double parse_number(const std::string& option, const char* text, double lo, bool lo_allowed) {
+  char* end = nullptr;
+  errno = 0;
+  const double v = std::strtod(text, &end);
+  if (errno || end == text || *end || !std::isfinite(v) || v < lo || (!lo_allowed && v == lo))
+    throw std::invalid_argument(option + " expects a number " + (lo_allowed ? ">= " : "> ") + figure(lo) +
+                                ", got '" + text + "'");
+  return v;
+}
+
+struct SweepRange {
+  double lo = 0, hi = 0;
+  int count = 0;
+};
+
+SweepRange parse_sweep(const std::string& text) {
+  const std::size_t a = text.find(':'), b = a == std::string::npos ? a : text.find(':', a + 1);
+  if (b == std::string::npos || text.find(':', b + 1) != std::string::npos)
+    throw std::invalid_argument("--sweep-nbeta expects LO:HI:COUNT, e.g. 100:100000:7, got '" + text + "'");
+  SweepRange r;
+  r.lo = parse_number("--sweep-nbeta LO", text.substr(0, a).c_str(), 0, false);
+  r.hi = parse_number("--sweep-nbeta HI", text.substr(a + 1, b - a - 1).c_str(), 0, false);
+  r.count = int(parse_integer("--sweep-nbeta COUNT", text.substr(b + 1).c_str(), 1));
+  if (r.hi < r.lo) throw std::invalid_argument("--sweep-nbeta: HI must be >= LO, got '" + text + "'");
+  if (r.count == 1 && r.hi != r.lo) throw std::invalid_argument("--sweep-nbeta: COUNT 1 needs LO == HI");
+  return r;
+}
+
+// Mean of each window of `stride` steps: long traces become readable lines of about 500 points.
+figures::Series windowed(const std::string& name, const std::vector<double>& v) {
+  const std::size_t stride = std::max<std::size_t>(1, v.size() / 500);
+  figures::Series s{name, {}, {}};
+  for (std::size_t begin = 0; begin < v.size(); begin += stride) {
+    const std::size_t end = std::min(v.size(), begin + stride);
+    double sum = 0;
+    for (std::size_t i = begin; i < end; ++i) sum += v[i];
+    s.x.push_back(double(begin));
+    s.y.push_back(sum / double(end - begin));
+  }
+  return s;
+}
+
+std::vector<double> mean_trace(const llc::Estimate& e) {
+  std::vector<double> mean(e.chains[0].loss.size(), 0.0);
+  for (int c = 0; c < int(e.chains.size()); ++c) {
+    const std::vector<double> trace = e.llc_trace(c);
+    for (std::size_t t = 0; t < trace.size(); ++t) mean[t] += trace[t] / double(e.chains.size());
+  }
+  return mean;
+}
+
+// The LLC against nbeta (log axis), with +- one standard deviation over chains.
+std::string spectrum_svg(const std::vector<llc::Estimate>& points, const std::string& title) {
+  const double width = 640, height = 380, left = 70, right = 20, top = 34, bottom = 46;
+  const double plot_w = width - left - right, plot_h = height - top - bottom;
+  double x0 = std::log10(points.front().nbeta), x1 = std::log10(points.back().nbeta), y0 = 0, y1 = 0;
+  for (const llc::Estimate& e : points) {
+    y0 = std::min(y0, e.llc_mean - e.llc_std);
+    y1 = std::max(y1, e.llc_mean + e.llc_std);
+  }
+  x0 = std::floor(x0 * 2) / 2;
+  x1 = std::ceil(x1 * 2) / 2;
+  if (!(x1 > x0)) x1 = x0 + 1;
+  if (!(y1 > y0)) y1 = y0 + 1;
+  y1 += 0.05 * (y1 - y0);
+  auto px = [&](double nbeta) { return left + plot_w * (std::log10(nbeta) - x0) / (x1 - x0); };
+  auto py = [&](double v) { return top + plot_h * (1 - (v - y0) / (y1 - y0)); };
+  char buf[512];
+  std::string svg;
+  auto add = [&](const char* format, auto... args) {
+    std::snprintf(buf, sizeof buf, format, args...);
+    svg += buf;
+  };
+  add("<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" viewBox=\"0 0 %.0f %.0f\" "
+      "font-family=\"sans-serif\" font-size=\"11\">\n",
+      width, height, width, height);
+  svg += "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n";
+  std::string escaped;
+  for (char c : title) escaped += c == '<' ? "&lt;" : c == '>' ? "&gt;" : c == '&' ? "&amp;" : std::string(1, c);
+  svg += "<text x=\"8\" y=\"18\" font-size=\"13\">" + escaped + "</text>\n";
+  add("<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"none\" stroke=\"#999\"/>\n", left, top, plot_w,
+      plot_h);
+  for (int t = 0; t <= 5; ++t) {
+    const double v = y0 + (y1 - y0) * t / 5, y = py(v);
+    add("<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#eee\"/>\n", left, y, left + plot_w, y);
+    add("<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">%.3g</text>\n", left - 4, y + 4, v);
+  }
+  for (double e = std::ceil(x0 * 2) / 2; e <= x1 + 1e-9; e += 0.5) {
+    const double x = left + plot_w * (e - x0) / (x1 - x0);
+    add("<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#eee\"/>\n", x, top, x, top + plot_h);
+    add("<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%.3g</text>\n", x, top + plot_h + 15, std::pow(10.0, e));
+  }
+  add("<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">nbeta (log scale)</text>\n", left + plot_w / 2, height - 8);
+  add("<text x=\"14\" y=\"%.1f\" transform=\"rotate(-90 14 %.1f)\" text-anchor=\"middle\">LLC</text>\n",
+      top + plot_h / 2, top + plot_h / 2);
+  if (y0 < 0) add("<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#888\"/>\n", left, py(0), left + plot_w, py(0));
+  std::string path;
+  for (const llc::Estimate& e : points) {
+    const double x = px(e.nbeta);
+    add("<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#1f77b4\"/>\n", x, py(e.llc_mean - e.llc_std), x,
+        py(e.llc_mean + e.llc_std));
+    add("<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3\" fill=\"#1f77b4\"/>\n", x, py(e.llc_mean));
+    std::snprintf(buf, sizeof buf, "%c%.1f,%.1f", path.empty() ? 'M' : 'L', x, py(e.llc_mean));
+    path += buf;
+  }
+  svg += "<path fill=\"none\" stroke=\"#1f77b4\" stroke-width=\"1.2\" d=\"" + path + "\"/>\n</svg>\n";
+  return svg;
+}
+
+std::string traces_csv(const std::vector<llc::Estimate>& estimates) {
+  std::string out = "nbeta,chain,step,phase,loss,llc,acceptance\n";
+  char buf[256];
+  for (const llc::Estimate& e : estimates)
+    for (int c = 0; c < int(e.chains.size()); ++c) {
+      const llc::Chain& chain = e.chains[c];
+      for (int t = 0; t < int(chain.loss.size()); ++t) {
+        const bool draw = t >= e.burn_in;
+        std::snprintf(buf, sizeof buf, "%.9g,%d,%d,%s,%.9g,%.9g,", e.nbeta, c, t, draw ? "draw" : "burn-in",
+                      chain.loss[t], e.nbeta * (chain.loss[t] - e.init_loss));
+        out += buf;
+        if (draw) {
+          std::snprintf(buf, sizeof buf, "%.6g", chain.acceptance[t - e.burn_in]);
+          out += buf;
+        }
+        out += '\n';
+      }
+    }
+  return out;
+}
+
+nlohmann::ordered_json estimate_json(const llc::Estimate& e) {
+  nlohmann::ordered_json chains = nlohmann::ordered_json::array();
+  for (const llc::Chain& c : e.chains) chains.push_back({{"llc", c.llc}, {"mala_acceptance", c.mean_acceptance}});
+  return {{"nbeta", e.nbeta}, {"eps", e.eps}, {"init_loss", e.init_loss}, {"llc_mean", e.llc_mean},
+          {"llc_std", e.llc_std}, {"mala_acceptance", e.mean_acceptance}, {"chains", chains},
+          {"warnings", e.warnings}};
+}
+
+}  // namespace
+
+int llc(int argc, char** argv) {
+  llc::Options o;
+  o.draws = 200;
+  o.burn_in = 200;
+  int batch = 64;
+  double n = color_training_set_size(), nbeta = 0;
+  bool quiet = false;
+  std::optional<SweepRange> sweep;
+  std::string path, out;
+  auto usage_error = [](const std::string& what) {
+    std::fprintf(stderr, "spheregrad llc: %s (try --help)\n", what.c_str());
+    return 2;
+  };
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    if (arg == "--help" || arg == "-h") {
+      std::fputs(kHelp, stdout);
+      return 0;
+    }
+    if (arg == "--quiet") {
+      quiet = true;
+      continue;
+    }
+    if (arg.rfind("--", 0) != 0) {
+      if (!path.empty()) return usage_error("more than one path: '" + path + "' and '" + arg + "'");
+      path = arg;
+      continue;
+    }
+    if (i + 1 >= argc) return usage_error(arg + " needs a value");
+    const char* value = argv[++i];
+    try {
+      if (arg == "--chains") o.chains = int(parse_integer(arg, value, 1));
+      else if (arg == "--draws") o.draws = int(parse_integer(arg, value, 1));
+      else if (arg == "--burn-in") o.burn_in = int(parse_integer(arg, value, 0));
+      else if (arg == "--eps") o.eps = parse_number(arg, value, 0, false);
+      else if (arg == "--gamma") o.gamma = parse_number(arg, value, 0, true);
+      else if (arg == "--nbeta") nbeta = parse_number(arg, value, 0, false);
+      else if (arg == "--n") n = double(parse_integer(arg, value, 2));
+      else if (arg == "--weight-decay") o.weight_decay = parse_number(arg, value, 0, true);
+      else if (arg == "--batch") batch = int(parse_integer(arg, value, 1));
+      else if (arg == "--seed") o.seed = std::uint64_t(parse_integer(arg, value, 0));
+      else if (arg == "--threads") o.threads = int(parse_integer(arg, value, 1));
+      else if (arg == "--sweep-nbeta") sweep = parse_sweep(value);
+      else if (arg == "--out") out = value;
+      else return usage_error("unknown option '" + arg + "'");
+    } catch (const std::invalid_argument& e) {
+      return usage_error(e.what());
+    }
+  }
+  if (path.empty()) return usage_error("missing RUN_DIR_OR_CHECKPOINT");
+  o.nbeta = nbeta > 0 ? nbeta : llc::default_nbeta(n);
+  set_num_threads(o.threads);
+
+  const TrainedModel trained = load_trained_model(path);
+  if (!trained.preset.empty() && trained.preset != "ex-1.7")
+    std::fprintf(stderr,
+                 "spheregrad llc: warning: the loss is Ex 1.7's training distribution (the HSV cube by bias "
+                 "weight); preset %s trained on its own data\n",
+                 trained.preset.c_str());
+  namespace fs = std::filesystem;
+  if (out.empty())
+    out = fs::is_directory(path) ? (fs::path(path) / "llc").string()
+                                 : (fs::path(path).parent_path() / (fs::path(path).stem().string() + "-llc")).string();
+  const llc::TargetFactory<float> target = color_reconstruction_target(trained, batch);
+
+  const auto start = std::chrono::steady_clock::now();
+  std::vector<llc::Estimate> estimates;
+  if (sweep) estimates = llc::sweep(target, o, llc::log_space(sweep->lo, sweep->hi, sweep->count));
+  else estimates.push_back(llc::estimate(target, o));
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+
+  fs::create_directories(out);
+  const std::string dir = out + "/";
+  write_file_atomically(dir + "llc_traces.csv", traces_csv(estimates));
+  const std::string what = trained.model + (trained.preset.empty() ? "" : ", " + trained.preset) +
+                           (trained.seed.empty() ? "" : " seed " + trained.seed) +
+                           (trained.step.empty() ? "" : ", step " + trained.step);
+  // One estimate: up to 9 chains, then their mean on top (the palette has 10 colors). A sweep:
+  // the mean over chains at each nbeta.
+  std::vector<figures::Series> series;
+  if (!sweep) {
+    const llc::Estimate& e = estimates[0];
+    for (int c = 0; c < std::min(o.chains, 9); ++c) series.push_back(windowed("chain " + std::to_string(c), e.llc_trace(c)));
+    series.push_back(windowed("mean of chains", mean_trace(e)));
+  } else {
+    for (const llc::Estimate& e : estimates) series.push_back(windowed("nbeta " + figure(e.nbeta, 4), mean_trace(e)));
+  }
+  write_file_atomically(dir + "llc_trace.svg",
+                        figures::line_chart_svg(series, false,
+                                                "LLC trace, nbeta (L_t - L(w*)), of " + what + "; burn-in ends at step " +
+                                                    std::to_string(o.burn_in)));
+  if (sweep) {
+    std::string csv = "nbeta,eps,llc_mean,llc_std,mala_acceptance,init_loss\n";
+    char buf[256];
+    for (const llc::Estimate& e : estimates) {
+      std::snprintf(buf, sizeof buf, "%.9g,%.9g,%.9g,%.9g,%.6g,%.9g\n", e.nbeta, e.eps, e.llc_mean, e.llc_std,
+                    e.mean_acceptance, e.init_loss);
+      csv += buf;
+    }
+    write_file_atomically(dir + "llc_spectrum.csv", csv);
+    write_file_atomically(dir + "llc_spectrum.svg", spectrum_svg(estimates, "LLC against nbeta: " + what));
+  }
+  nlohmann::ordered_json results = nlohmann::ordered_json::array();
+  for (const llc::Estimate& e : estimates) results.push_back(estimate_json(e));
+  const nlohmann::ordered_json summary = {
+      {"checkpoint", trained.checkpoint}, {"model", trained.model}, {"preset", trained.preset},
+      {"train_seed", trained.seed}, {"train_step", trained.step},
+      {"loss", "reconstruction MSE on the HSV cube, bias-weighted sampling with replacement"},
+      {"n", n}, {"batch", batch}, {"chains", o.chains}, {"draws", o.draws}, {"burn_in", o.burn_in},
+      {"eps", o.eps}, {"gamma", o.gamma}, {"nbeta", o.nbeta}, {"weight_decay", o.weight_decay},
+      {"seed", o.seed}, {"sweep", sweep.has_value()},
+      {"wall_seconds", seconds}, {"results", results}};
+  write_file_atomically(dir + "llc_summary.json", summary.dump(2) + "\n");
+
+  for (const llc::Estimate& e : estimates)
+    for (const std::string& w : e.warnings)
+      std::fprintf(stderr, "spheregrad llc: warning%s: %s\n",
+                   sweep ? (" at nbeta " + figure(e.nbeta)).c_str() : "", w.c_str());
+  if (!quiet) {
+    std::printf("LLC of %s (%s)\n", trained.checkpoint.c_str(), what.c_str());
+    std::printf("  loss: reconstruction MSE on the HSV cube, bias sampler, batch %d; L(w*) = %.4g\n", batch,
+                estimates[0].init_loss);
+    std::printf("  %d chains x (%d burn-in + %d draws), gamma %g, seed %llu; %.2f s\n", o.chains, o.burn_in, o.draws,
+                o.gamma, (unsigned long long)o.seed, seconds);
+    for (const llc::Estimate& e : estimates)
+      std::printf("  nbeta %-9.4g eps %-9.3g LLC %8.3f +- %.3f (std over chains)   MALA acceptance %.3f\n", e.nbeta,
+                  e.eps, e.llc_mean, e.llc_std, e.mean_acceptance);
+    std::printf("  outputs in %s/\n", out.c_str());
+  }
+  return 0;
+}
+
+}  // namespace sg::cli
