@@ -4,6 +4,8 @@
 #   make run          build and run the main job (build/spheregrad on its embedded default)
 #   make test         build and run every test suite
 #   make bench        build and run the Google Benchmark suites
+#   make bench-report the suites with repetitions, as the Markdown tables of docs/performance.md
+#   make bench-compare the Ex 1.7 training step against PyTorch and LibTorch, side by side
 #   make clean        remove build/
 #
 # Missing system packages (Eigen, doctest, Google Benchmark, nlohmann-json) are installed
@@ -74,7 +76,7 @@ ifneq ($(filter fuzz,$(GOALS)),)
   NEED += $(FUZZ_PKGS)
 endif
 
-.PHONY: all run test bench clean deps tutorials fuzz
+.PHONY: all run test bench bench-report bench-compare torch-deps clean deps tutorials fuzz
 # Keep object files that only a tutorial uses (make would delete them as intermediates).
 .SECONDARY:
 
@@ -123,7 +125,7 @@ $(BENCH_BIN): $(BENCH_OBJS) $(LIB)
 tutorials: $(TUTORIALS)
 
 run: $(CLI)
-	./$(CLI) train
+	./$(CLI) train --overwrite
 
 # The suite runs at 2 threads; the determinism tests switch thread counts themselves.
 test: $(TEST_BIN) $(CLI) $(TUTORIALS)
@@ -133,6 +135,43 @@ test: $(TEST_BIN) $(CLI) $(TUTORIALS)
 # Extra arguments for Google Benchmark, e.g. make bench BENCH_ARGS=--benchmark_filter=Repulsion
 bench: $(BENCH_BIN)
 	./$(BENCH_BIN) $(BENCH_ARGS)
+
+# ---------------------------------------------------------------- reports and the PyTorch peers
+# Both print Markdown (docs/performance.md) and leave it in $(BUILD)/bench-*.md. Python: the
+# system's /usr/bin/python3, standard library only, plus torch for the peers.
+BENCH_REPS ?= 3
+bench-report: $(BENCH_BIN)
+	/usr/bin/python3 bench/report.py --bench $(BENCH_BIN) --repetitions $(BENCH_REPS)
+
+# The peers need Debian's python3-torch (for /usr/bin/python3) and libtorch-dev (its C++ API).
+# Checked only here, never by make test; installed like the packages of `deps`.
+TORCH_INC := /usr/include/torch/csrc/api/include
+PEER_LIBTORCH := $(BUILD)/peer_libtorch
+torch-deps:
+	@missing=""; \
+	/usr/bin/python3 -c "import torch" 2>/dev/null || missing="$$missing python3-torch"; \
+	[ -e $(TORCH_INC)/torch/torch.h ] || missing="$$missing libtorch-dev"; \
+	if [ -n "$$missing" ]; then \
+	  echo "spheregrad: bench-compare needs:$$missing"; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=""; \
+	  elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then SUDO="sudo"; \
+	  else echo "spheregrad: cannot install them (not root, no password-less sudo). Run:" >&2; \
+	       echo "  sudo apt-get update && sudo apt-get install -y$$missing" >&2; exit 1; fi; \
+	  echo "spheregrad: installing with apt-get:$$missing"; \
+	  { $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -q >/dev/null && \
+	    $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing >/dev/null; } || \
+	  { echo "spheregrad: apt-get failed. Run:" >&2; \
+	    echo "  sudo apt-get update && sudo apt-get install -y$$missing" >&2; exit 1; }; \
+	fi
+
+# The LibTorch peer is plain C++17 against Debian's headers; none of our flags apply to it.
+$(PEER_LIBTORCH): bench/peer/ex17_libtorch.cpp | torch-deps
+	@mkdir -p $(dir $@)
+	$(CXX) -O2 -std=c++17 -isystem $(TORCH_INC) $< -o $@ -ltorch -ltorch_cpu -lc10
+
+# Extra arguments for bench/peer/compare.py, e.g. COMPARE_ARGS="--rounds 5 --batches 64,4096"
+bench-compare: $(BENCH_BIN) $(CLI) $(PEER_LIBTORCH) | torch-deps
+	/usr/bin/python3 bench/peer/compare.py --bench $(BENCH_BIN) --cli $(CLI) --libtorch $(PEER_LIBTORCH) $(COMPARE_ARGS)
 
 # libFuzzer (clang) on the two parsers of untrusted files, FUZZ_SECONDS each. The seed corpora
 # live in tests/fuzz/corpus/; new inputs collect in build/fuzz/, crashes as build/fuzz/crash-*.

@@ -213,6 +213,7 @@ int compare(int argc, char** argv) {
     train::Options o = base;
     o.preset = p;
     o.out = out + "/runs/" + p;
+    o.overwrite = true;  // the comparison owns its run folders
     if (!quiet) std::printf("training %s (seed %llu) ...\n", p.c_str(), o.seed);
     RunData r;
     r.preset = p;

@@ -97,6 +97,7 @@ std::string run_one(const sweep::RunSpec& run, const Settings& s) {
   o.quiet = true;
   o.write_outputs = s.folders;
   o.out = s.out + "/runs/" + sweep::run_name(run);
+  o.overwrite = true;  // the sweep owns its run folders
   try {
     const train::Result r = train::run(o);
     return sweep::csv_row(run, &r, "");

@@ -29,6 +29,12 @@ const char* const kHelp =
     "  --snapshot-every N    save validation latents every N steps (default 250; 0 = none)\n"
     "  --out DIR             run folder (default out/<preset>-seed<N>)\n"
     "  --quiet               no progress bar and no summary on stdout\n"
+    "  --checkpoint-every N  every N steps, replace DIR/checkpoint.safetensors with the full\n"
+    "                        state of the run, so that a killed run can be resumed\n"
+    "  --resume DIR          continue the run in DIR from its last checkpoint, with the options it\n"
+    "                        was started with (only --threads and --quiet may be given); it ends\n"
+    "                        bit-identical to a run that was never interrupted\n"
+    "  --overwrite           replace a finished run in the output folder (refused otherwise)\n"
     "\n"
     "The run folder gets metrics.csv (one row per step), summary.json (final metrics),\n"
     "latents.npy + latent_steps.npy (snapshots of the RGB 8^3 cube), checkpoint.safetensors,\n"
@@ -48,6 +54,7 @@ long parse_integer(const char* option, const char* text, long lo) {
 
 int train(int argc, char** argv) {
   train::Options o;
+  std::string resume_dir;
   std::string names;
   for (const std::string& n : train::preset_names()) names += (names.empty() ? "" : ", ") + n;
   for (int i = 1; i < argc; ++i) {
@@ -56,8 +63,8 @@ int train(int argc, char** argv) {
       std::printf(kHelp, names.c_str());
       return 0;
     }
-    if (arg == "--quiet") {
-      o.quiet = true;
+    if (arg == "--quiet" || arg == "--overwrite") {
+      (arg == "--quiet" ? o.quiet : o.overwrite) = true;
       continue;
     }
     if (i + 1 >= argc) {
@@ -75,6 +82,8 @@ int train(int argc, char** argv) {
       else if (arg == "--without") o.without.push_back(value);
       else if (arg == "--snapshot-every") o.snapshot_every = int(parse_integer("--snapshot-every", value, 0));
       else if (arg == "--out") o.out = value;
+      else if (arg == "--checkpoint-every") o.checkpoint_every = int(parse_integer("--checkpoint-every", value, 1));
+      else if (arg == "--resume") resume_dir = value;
       else {
         std::fprintf(stderr, "spheregrad train: unknown option '%s' (try --help)\n", arg.c_str());
         return 2;
@@ -83,6 +92,22 @@ int train(int argc, char** argv) {
       std::fprintf(stderr, "spheregrad train: %s\n", e.what());
       return 2;
     }
+  }
+  if (!resume_dir.empty()) {
+    // A resumed run takes its own options from its checkpoint; only these two may differ.
+    for (int i = 1; i < argc; ++i) {
+      const std::string arg = argv[i];
+      if (arg.rfind("--", 0) == 0 && arg != "--resume" && arg != "--threads" && arg != "--quiet") {
+        std::fprintf(stderr, "spheregrad train: --resume continues a run with its own options; %s cannot be given "
+                             "(only --threads and --quiet)\n", arg.c_str());
+        return 2;
+      }
+    }
+    const int threads = o.threads;
+    const bool quiet = o.quiet;
+    o = train::resume_options(resume_dir);
+    o.threads = threads;
+    o.quiet = quiet;
   }
   const train::Result r = train::run(o);
   if (!o.quiet) {

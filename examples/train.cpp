@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -262,6 +263,9 @@ class Run {
   void log_step(int step);
   void snapshot(int step);
   void write_outputs(const Result& result);
+  void save_state(SafeTensors& st, int completed);
+  void checkpoint(int completed);
+  int restore();
 
   const Options o_;
   const Preset& preset_;
@@ -544,11 +548,12 @@ void Run::train_step(int step) {
 }
 
 Result Run::train() {
-  if (o_.write_outputs) open_metrics();
+  const int first = o_.resume ? restore() : 0;
+  if (o_.write_outputs && !o_.resume) open_metrics();
   const bool progress = !o_.quiet && isatty(fileno(stderr));
   const auto start = Clock::now();
   auto last_print = start;
-  for (int step = 0; step < steps_; ++step) {
+  for (int step = first; step < steps_; ++step) {
     if (o_.write_outputs && o_.snapshot_every > 0 && step % o_.snapshot_every == 0) snapshot(step);
     train_step(step);
     log_step(step);
@@ -558,6 +563,7 @@ Result Run::train() {
       std::fprintf(stderr, "\r  step %d/%d  %.0f steps/s  ETA %.1f s  total %.3g  recon %.3g   ", step + 1, steps_,
                    rate, (steps_ - step - 1) / rate, total_value_, recon_value_);
     }
+    if (o_.checkpoint_every > 0 && (step + 1) % o_.checkpoint_every == 0 && step + 1 < steps_) checkpoint(step + 1);
     if (step + 1 < steps_) timeline_.step();
   }
   if (o_.write_outputs && o_.snapshot_every > 0) snapshot(steps_);
@@ -566,7 +572,7 @@ Result Run::train() {
   if (progress) std::fprintf(stderr, "\r%*s\r", 90, "");
   result.out_dir = out_dir_;
   result.steps = steps_;
-  result.steps_per_second = steps_ / result.train_seconds;
+  result.steps_per_second = (steps_ - first) / result.train_seconds;
   result.final_total = total_value_;
   result.final_recon = recon_value_;
   result.metrics = measure(model_, tape_, preset_.heldout);
@@ -620,6 +626,94 @@ void Run::snapshot(int step) {
   snapshot_steps_.push_back(float(step));
 }
 
+// Everything a run is, after `completed` steps: the model and Adam (what a user loads), and
+// what resuming needs -- the random streams, the drift anchor's reference, the curves and
+// snapshots the final figures are drawn from, and how many bytes of metrics.csv are written.
+void Run::save_state(SafeTensors& st, int completed) {
+  save_parameters(st, params_);
+  save_optimizer(st, adam_);
+  const auto sampler_state = sampler_rng_.state(), label_state = label_rng_.state();
+  st.put_u64("rng.sampler", {4}, {sampler_state.data(), 4});
+  st.put_u64("rng.labels", {4}, {label_state.data(), 4});
+  if (drift_.captured()) {
+    const Matrix<float>& ref = drift_.reference();
+    st.put_f32("run.drift_reference", {ref.rows(), ref.cols()}, {ref.data(), std::size_t(ref.size())});
+  }
+  auto put_curve = [&](const std::string& name, const std::vector<double>& v) {
+    st.put_f64(name, {std::int64_t(v.size())}, {v.data(), v.size()});
+  };
+  put_curve("run.curve.recon", curve_recon_);
+  put_curve("run.curve.total", curve_total_);
+  for (std::size_t r = 0; r < curve_reg_.size(); ++r) put_curve("run.curve.reg." + std::to_string(r), curve_reg_[r]);
+  for (std::size_t c = 0; c < curve_sched_.size(); ++c) put_curve("run.curve.sched." + std::to_string(c), curve_sched_[c]);
+  st.put_f32("run.snapshots", {std::int64_t(snapshots_.size())}, {snapshots_.data(), snapshots_.size()});
+  st.put_f32("run.snapshot_steps", {std::int64_t(snapshot_steps_.size())}, {snapshot_steps_.data(), snapshot_steps_.size()});
+  const nlohmann::json options = {{"preset", o_.preset}, {"seed", o_.seed}, {"steps", steps_}, {"batch", batch_},
+                                  {"dopesheet", o_.dopesheet}, {"without", o_.without},
+                                  {"snapshot_every", o_.snapshot_every}, {"checkpoint_every", o_.checkpoint_every}};
+  st.metadata = {{"format", "spheregrad checkpoint"}, {"version", kVersion}, {"model", preset_.model},
+                 {"preset", preset_.name}, {"seed", std::to_string(o_.seed)}, {"step", std::to_string(completed)},
+                 {"options", options.dump()}};
+}
+
+// A checkpoint mid-run: metrics.csv.tmp is flushed to disk first and its length recorded, so
+// that a resumed run cuts it back to exactly the rows of the steps the checkpoint holds.
+void Run::checkpoint(int completed) {
+  if (!o_.write_outputs) return;
+  if (std::fflush(metrics_) != 0 || fsync(fileno(metrics_)) != 0)
+    throw std::runtime_error("cannot write " + metrics_tmp_ + ": " + std::strerror(errno));
+  SafeTensors st;
+  save_state(st, completed);
+  st.metadata["metrics_bytes"] = std::to_string(std::ftell(metrics_));
+  st.save(out_dir_ + "/checkpoint.safetensors");
+}
+
+// Back to the state after the checkpoint's steps; returns how many steps that is.
+int Run::restore() {
+  const std::string path = out_dir_ + "/checkpoint.safetensors";
+  const SafeTensors st = SafeTensors::load(path);
+  if (!st.metadata.count("metrics_bytes"))
+    throw std::runtime_error(path + ": the run is already complete (its checkpoint is the final one)");
+  const int completed = std::stoi(st.metadata.at("step"));
+  load_parameters(st, params_);
+  load_optimizer(st, adam_);
+  std::array<std::uint64_t, 4> state{};
+  st.get_u64("rng.sampler", {4}, state);
+  sampler_rng_.set_state(state);
+  st.get_u64("rng.labels", {4}, state);
+  label_rng_.set_state(state);
+  if (st.contains("run.drift_reference")) {
+    const std::vector<std::int64_t>& shape = st.at("run.drift_reference").shape;
+    Matrix<float> ref(shape.at(0), shape.at(1));
+    st.get_f32("run.drift_reference", shape, {ref.data(), std::size_t(ref.size())});
+    drift_.capture(ref);
+  }
+  auto get_curve = [&](const std::string& name, std::vector<double>& v) {
+    v.resize(std::size_t(completed));
+    st.get_f64(name, {completed}, v);
+  };
+  get_curve("run.curve.recon", curve_recon_);
+  get_curve("run.curve.total", curve_total_);
+  for (std::size_t r = 0; r < curve_reg_.size(); ++r) get_curve("run.curve.reg." + std::to_string(r), curve_reg_[r]);
+  for (std::size_t c = 0; c < curve_sched_.size(); ++c) get_curve("run.curve.sched." + std::to_string(c), curve_sched_[c]);
+  snapshot_steps_.resize(std::size_t(st.at("run.snapshot_steps").shape.at(0)));
+  st.get_f32("run.snapshot_steps", {std::int64_t(snapshot_steps_.size())}, snapshot_steps_);
+  snapshots_.resize(std::size_t(st.at("run.snapshots").shape.at(0)));
+  st.get_f32("run.snapshots", {std::int64_t(snapshots_.size())}, snapshots_);
+
+  // The metrics written so far, cut back to the checkpoint's rows (a killed run may have
+  // written more), then appended to.
+  metrics_tmp_ = out_dir_ + "/metrics.csv.tmp";
+  const long bytes = std::stol(st.metadata.at("metrics_bytes"));
+  if (truncate(metrics_tmp_.c_str(), bytes) != 0)
+    throw std::runtime_error("cannot resume: " + metrics_tmp_ + ": " + std::strerror(errno));
+  metrics_ = std::fopen(metrics_tmp_.c_str(), "ab");
+  if (!metrics_) throw std::runtime_error("cannot write " + metrics_tmp_ + ": " + std::strerror(errno));
+  // The schedule is a pure function of the step: replaying it reproduces every transition.
+  for (int s = 0; s < completed; ++s) timeline_.step();
+  return completed;
+}
+
 void Run::write_outputs(const Result& result) {
   const std::string dir = out_dir_ + "/";
   // Closed once, whatever happens next: the destructor must not close it again.
@@ -634,13 +728,7 @@ void Run::write_outputs(const Result& result) {
   cli::write_file_atomically(dir + "latent_steps.npy", figures::npy(snapshot_steps_.data(), {n_snap}));
 
   SafeTensors st;
-  save_parameters(st, params_);
-  save_optimizer(st, adam_);
-  const auto sampler_state = sampler_rng_.state(), label_state = label_rng_.state();
-  st.put_u64("rng.sampler", {4}, {sampler_state.data(), 4});
-  st.put_u64("rng.labels", {4}, {label_state.data(), 4});
-  st.metadata = {{"format", "spheregrad checkpoint"}, {"version", kVersion}, {"model", preset_.model},
-                 {"preset", preset_.name}, {"seed", std::to_string(o_.seed)}, {"step", std::to_string(steps_)}};
+  save_state(st, steps_);
   st.save(dir + "checkpoint.safetensors");
 
   const FinalMetrics& m = result.metrics;
@@ -718,7 +806,37 @@ void Run::write_outputs(const Result& result) {
 
 }  // namespace
 
+Options resume_options(const std::string& dir) {
+  const std::string path = dir + "/checkpoint.safetensors";
+  if (!std::filesystem::exists(path)) throw std::runtime_error("cannot resume: " + path + " does not exist");
+  const SafeTensors st = SafeTensors::load(path);
+  if (!st.metadata.count("options"))
+    throw std::runtime_error(path + ": not a spheregrad training checkpoint (no options in its metadata)");
+  const nlohmann::json j = nlohmann::json::parse(st.metadata.at("options"));
+  Options o;
+  o.preset = j.at("preset");
+  o.seed = j.at("seed");
+  o.steps = j.at("steps");
+  o.batch = j.at("batch");
+  o.dopesheet = j.at("dopesheet");
+  o.without = j.at("without").get<std::vector<std::string>>();
+  o.snapshot_every = j.at("snapshot_every");
+  o.checkpoint_every = j.at("checkpoint_every");
+  o.out = dir;
+  o.resume = true;
+  return o;
+}
+
 Result run(const Options& options) {
+  if (options.checkpoint_every > 0 && options.probe_every > 0)
+    throw std::runtime_error("--checkpoint-every cannot be combined with --probe-every (probes are not checkpointed)");
+  if (options.write_outputs && !options.resume && !options.overwrite) {
+    const std::string dir = options.out.empty() ? "out/" + options.preset + "-seed" + std::to_string(options.seed) : options.out;
+    for (const char* f : {"summary.json", "checkpoint.safetensors", "metrics.csv.tmp"})
+      if (std::filesystem::exists(dir + "/" + f))
+        throw std::runtime_error(dir + " already holds a run (" + f + "): choose another --out, resume it with --resume " +
+                                 dir + ", or replace it with --overwrite");
+  }
   set_num_threads(options.threads);
   Run run(options);
   return run.train();

@@ -103,7 +103,17 @@ struct Options {
   bool quiet = false;
   bool write_outputs = true; // false: train and measure only (tests, sweeps)
   int probe_every = 0;       // > 0: split each term's gradient every N steps (GradientProbe)
+  // > 0: every N steps, replace checkpoint.safetensors (atomically) with everything a resumed
+  // run needs: parameters, Adam state, random streams, curves, snapshots, metrics length.
+  int checkpoint_every = 0;
+  bool resume = false;       // continue the run in `out` from its checkpoint (see resume_options)
+  bool overwrite = false;    // allow replacing a finished run in `out`
 };
+
+// The options a run in `dir` was started with, read from its checkpoint, with resume set: a
+// killed run continues with `spheregrad train --resume DIR` and ends bit-identical to a run
+// that was never interrupted. Throws std::runtime_error when `dir` holds no resumable run.
+Options resume_options(const std::string& dir);
 
 // The measurements of SPEC.md section 9, on the final model.
 struct FinalMetrics {

@@ -5,8 +5,8 @@
 //   F64 (double), with their (rows, cols) shape: a PyTorch user can load them into the same
 //   architecture with safetensors.torch.load_file.
 // - Optimizer state goes under "optimizer.<state name>" ("optimizer.exp_avg.encoder.0.weight")
-//   and its step count under "optimizer.step" (I64, shape [1]). Other prefixes ("rng.") are the
-//   caller's.
+//   and its step count under "optimizer.step" (I64, shape [1]). The prefixes "rng." and "run." are
+//   the caller's (the training loop keeps its random streams and resumable state there).
 // - Loading checks that every parameter is present with its shape and dtype, and that the file
 //   holds no parameter the model lacks; any mismatch is a SafeTensorsError naming the tensor.
 // - The file layer (nn/safetensors.hpp) validates the bytes and writes atomically.
@@ -39,7 +39,7 @@ void get_matrix(const SafeTensors& st, const std::string& name, T* data, long ro
 }
 
 inline bool is_reserved(const std::string& name) {
-  return name.rfind("optimizer.", 0) == 0 || name.rfind("rng.", 0) == 0;
+  return name.rfind("optimizer.", 0) == 0 || name.rfind("rng.", 0) == 0 || name.rfind("run.", 0) == 0;
 }
 
 }  // namespace detail

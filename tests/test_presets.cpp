@@ -44,6 +44,7 @@ train::Options quick(const std::string& preset, int steps, const fs::path& out =
   o.snapshot_every = 0;
   o.write_outputs = !out.empty();
   o.out = out.string();
+  o.overwrite = true;  // tests run twice into the same folder on purpose
   return o;
 }
 

@@ -37,6 +37,7 @@ train::Options short_run(const fs::path& out, int threads, int steps, int batch)
   o.quiet = true;
   o.snapshot_every = 50;
   o.out = out.string();
+  o.overwrite = true;  // tests run twice into the same folder on purpose
   return o;
 }
 
@@ -160,5 +161,62 @@ TEST_CASE("train: a non-finite loss stops the run, naming the term and the step"
   CHECK(error.find(" at step ") != std::string::npos);
   CHECK_FALSE(fs::exists(dir / "run" / "metrics.csv"));  // no half-written result under the final name
   CHECK_FALSE(fs::exists(dir / "run" / "metrics.csv.tmp"));
+  fs::remove_all(dir);
+}
+
+#include <csignal>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <thread>
+
+TEST_CASE("train: a run killed with SIGKILL and resumed ends bit-identical to an uninterrupted one") {
+  const fs::path dir = temp_dir();
+  train::Options o = short_run(dir / "whole", 1, 3000, 64);
+  o.checkpoint_every = 400;
+  o.snapshot_every = 250;
+  train::run(o);
+
+  // The same run in a child process, killed at some step after its first checkpoint. Each
+  // attempt waits a little less, until a kill lands before the run has finished.
+  bool killed_mid_run = false;
+  fs::path killed;
+  for (int attempt = 0; attempt < 6 && !killed_mid_run; ++attempt) {
+    killed = dir / ("killed" + std::to_string(attempt));
+    train::Options c = o;
+    c.out = killed.string();
+    const pid_t pid = fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+      try {
+        train::run(c);
+      } catch (...) {
+        _exit(3);
+      }
+      _exit(0);
+    }
+    while (!fs::exists(killed / "checkpoint.safetensors")) std::this_thread::sleep_for(std::chrono::microseconds(200));
+    std::this_thread::sleep_for(std::chrono::milliseconds(40 >> attempt));
+    kill(pid, SIGKILL);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    killed_mid_run = WIFSIGNALED(status) && !fs::exists(killed / "metrics.csv");
+  }
+  REQUIRE(killed_mid_run);
+
+  train::Options r = train::resume_options(killed.string());
+  r.quiet = true;
+  CHECK(r.steps == 3000);
+  CHECK(r.checkpoint_every == 400);
+  train::run(r);
+  for (const char* f : {"metrics.csv", "checkpoint.safetensors", "latents.npy", "latent_steps.npy", "losses.svg"}) {
+    CAPTURE(f);
+    CHECK(read_file(dir / "whole" / f) == read_file(killed / f));
+  }
+  // A finished run is neither resumed nor silently overwritten.
+  CHECK(run_error(train::resume_options((dir / "whole").string())).find("already complete") != std::string::npos);
+  o.overwrite = false;
+  CHECK(run_error(o).find("already holds a run") != std::string::npos);
   fs::remove_all(dir);
 }
