@@ -35,6 +35,7 @@ const char* const kHelp =
     "                        was started with (only --threads and --quiet may be given); it ends\n"
     "                        bit-identical to a run that was never interrupted\n"
     "  --overwrite           replace a finished run in the output folder (refused otherwise)\n"
+    "  --log-every N         a metrics.csv row every N steps (default 1)\n"
     "\n"
     "The run folder gets metrics.csv (one row per step), summary.json (final metrics),\n"
     "latents.npy + latent_steps.npy (snapshots of the RGB 8^3 cube), checkpoint.safetensors,\n"
@@ -84,6 +85,7 @@ int train(int argc, char** argv) {
       else if (arg == "--out") o.out = value;
       else if (arg == "--checkpoint-every") o.checkpoint_every = int(parse_integer("--checkpoint-every", value, 1));
       else if (arg == "--resume") resume_dir = value;
+      else if (arg == "--log-every") o.log_every = int(parse_integer("--log-every", value, 1));
       else {
         std::fprintf(stderr, "spheregrad train: unknown option '%s' (try --help)\n", arg.c_str());
         return 2;

@@ -164,20 +164,44 @@ FinalMetrics measure(Autoencoder<float>& model, Tape<float>& tape, const std::op
 
 namespace {
 
-// Mean of each window of `stride` finite values (NaN where a window has none): curves of
-// 10^4 noisy steps become readable lines of about 500 points.
-figures::Series smooth(const std::string& name, const std::vector<double>& v, std::size_t stride) {
-  figures::Series s{name, {}, {}};
-  for (std::size_t begin = 0; begin < v.size(); begin += stride) {
-    double sum = 0;
-    int n = 0;
-    for (std::size_t i = begin; i < std::min(v.size(), begin + stride); ++i)
-      if (std::isfinite(v[i])) sum += v[i], ++n;
-    s.x.push_back(double(begin));
-    s.y.push_back(n ? sum / n : NAN);
+// A curve kept as the means of windows of `window` steps (finite values only; NaN where a
+// window has none): about 500 points whatever the run's length, so memory stays flat over
+// 10^6 steps, and the figures get readable lines instead of 10^4 noisy steps.
+struct WindowMeans {
+  long window = 1;
+  std::vector<double> means;  // of the finished windows
+  double sum = 0;
+  long finite = 0, seen = 0;
+
+  void add(double v) {
+    if (std::isfinite(v)) sum += v, ++finite;
+    if (++seen % window == 0) close();
   }
-  return s;
-}
+  void close() {
+    means.push_back(finite ? sum / double(finite) : NAN);
+    sum = 0;
+    finite = 0;
+  }
+  figures::Series series(const std::string& name) const {
+    figures::Series s{name, {}, means};
+    if (seen % window != 0) s.y.push_back(finite ? sum / double(finite) : NAN);  // the last, partial window
+    for (std::size_t i = 0; i < s.y.size(); ++i) s.x.push_back(double(i) * double(window));
+    return s;
+  }
+  // For checkpoints: [window, sum, finite, seen, means...].
+  std::vector<double> state() const {
+    std::vector<double> v = {double(window), sum, double(finite), double(seen)};
+    v.insert(v.end(), means.begin(), means.end());
+    return v;
+  }
+  void set_state(const std::vector<double>& v) {
+    window = long(v.at(0));
+    sum = v.at(1);
+    finite = long(v.at(2));
+    seen = long(v.at(3));
+    means.assign(v.begin() + 4, v.end());
+  }
+};
 
 nlohmann::json series_json(const std::vector<figures::Series>& series) {
   nlohmann::json out = {{"steps", series.empty() ? std::vector<double>() : series[0].x},
@@ -231,10 +255,11 @@ class Run {
     mark_ = tape_.mark();
     steps_ = o.steps >= 0 ? o.steps : timeline_.length();
     // Reserved once, so that logging a step never allocates.
-    curve_recon_.reserve(steps_);
-    curve_total_.reserve(steps_);
-    for (auto& c : curve_reg_) c.reserve(steps_);
-    for (auto& c : curve_sched_) c.reserve(steps_);
+    const long window = std::max(1, steps_ / 500);
+    for (WindowMeans* c : curves()) {
+      c->window = window;
+      c->means.reserve(std::size_t(steps_ / window + 1));  // logging a step never allocates
+    }
     out_dir_ = o.out.empty() ? "out/" + preset_.name + "-seed" + std::to_string(o.seed) : o.out;
   }
 
@@ -301,8 +326,14 @@ class Run {
   // What the outputs are made of.
   std::string out_dir_, metrics_tmp_;
   std::FILE* metrics_ = nullptr;
-  std::vector<double> curve_recon_, curve_total_;
-  std::vector<std::vector<double>> curve_reg_, curve_sched_;
+  WindowMeans curve_recon_, curve_total_;
+  std::vector<WindowMeans> curve_reg_, curve_sched_;
+  std::vector<WindowMeans*> curves() {
+    std::vector<WindowMeans*> all = {&curve_recon_, &curve_total_};
+    for (WindowMeans& c : curve_reg_) all.push_back(&c);
+    for (WindowMeans& c : curve_sched_) all.push_back(&c);
+    return all;
+  }
   std::vector<float> snapshots_, snapshot_steps_;
 };
 
@@ -603,11 +634,11 @@ void Run::open_metrics() {
 // One CSV row (no timings in it: the same seed gives the same bytes) and the in-memory curves.
 void Run::log_step(int step) {
   const std::span<const double> values = timeline_.values();
-  curve_recon_.push_back(recon_value_);
-  curve_total_.push_back(total_value_);
-  for (std::size_t r = 0; r < regs_.size(); ++r) curve_reg_[r].push_back(regs_[r].last_raw);
-  for (std::size_t c = 0; c < values.size(); ++c) curve_sched_[c].push_back(values[c]);
-  if (!metrics_) return;
+  curve_recon_.add(recon_value_);
+  curve_total_.add(total_value_);
+  for (std::size_t r = 0; r < regs_.size(); ++r) curve_reg_[r].add(regs_[r].last_raw);
+  for (std::size_t c = 0; c < values.size(); ++c) curve_sched_[c].add(values[c]);
+  if (!metrics_ || step % o_.log_every != 0) return;
   std::fprintf(metrics_, "%d,%s", step, std::string(timeline_.phase()).c_str());
   for (double v : values) std::fprintf(metrics_, ",%.9g", v);
   std::fprintf(metrics_, ",%.9g", recon_value_);
@@ -639,18 +670,17 @@ void Run::save_state(SafeTensors& st, int completed) {
     const Matrix<float>& ref = drift_.reference();
     st.put_f32("run.drift_reference", {ref.rows(), ref.cols()}, {ref.data(), std::size_t(ref.size())});
   }
-  auto put_curve = [&](const std::string& name, const std::vector<double>& v) {
-    st.put_f64(name, {std::int64_t(v.size())}, {v.data(), v.size()});
-  };
-  put_curve("run.curve.recon", curve_recon_);
-  put_curve("run.curve.total", curve_total_);
-  for (std::size_t r = 0; r < curve_reg_.size(); ++r) put_curve("run.curve.reg." + std::to_string(r), curve_reg_[r]);
-  for (std::size_t c = 0; c < curve_sched_.size(); ++c) put_curve("run.curve.sched." + std::to_string(c), curve_sched_[c]);
+  const std::vector<WindowMeans*> all = curves();
+  for (std::size_t c = 0; c < all.size(); ++c) {
+    const std::vector<double> v = all[c]->state();
+    st.put_f64("run.curve." + std::to_string(c), {std::int64_t(v.size())}, v);
+  }
   st.put_f32("run.snapshots", {std::int64_t(snapshots_.size())}, {snapshots_.data(), snapshots_.size()});
   st.put_f32("run.snapshot_steps", {std::int64_t(snapshot_steps_.size())}, {snapshot_steps_.data(), snapshot_steps_.size()});
   const nlohmann::json options = {{"preset", o_.preset}, {"seed", o_.seed}, {"steps", steps_}, {"batch", batch_},
                                   {"dopesheet", o_.dopesheet}, {"without", o_.without},
-                                  {"snapshot_every", o_.snapshot_every}, {"checkpoint_every", o_.checkpoint_every}};
+                                  {"snapshot_every", o_.snapshot_every}, {"checkpoint_every", o_.checkpoint_every},
+                                  {"log_every", o_.log_every}};
   st.metadata = {{"format", "spheregrad checkpoint"}, {"version", kVersion}, {"model", preset_.model},
                  {"preset", preset_.name}, {"seed", std::to_string(o_.seed)}, {"step", std::to_string(completed)},
                  {"options", options.dump()}};
@@ -688,14 +718,13 @@ int Run::restore() {
     st.get_f32("run.drift_reference", shape, {ref.data(), std::size_t(ref.size())});
     drift_.capture(ref);
   }
-  auto get_curve = [&](const std::string& name, std::vector<double>& v) {
-    v.resize(std::size_t(completed));
-    st.get_f64(name, {completed}, v);
-  };
-  get_curve("run.curve.recon", curve_recon_);
-  get_curve("run.curve.total", curve_total_);
-  for (std::size_t r = 0; r < curve_reg_.size(); ++r) get_curve("run.curve.reg." + std::to_string(r), curve_reg_[r]);
-  for (std::size_t c = 0; c < curve_sched_.size(); ++c) get_curve("run.curve.sched." + std::to_string(c), curve_sched_[c]);
+  const std::vector<WindowMeans*> all = curves();
+  for (std::size_t c = 0; c < all.size(); ++c) {
+    const std::string name = "run.curve." + std::to_string(c);
+    std::vector<double> v(std::size_t(st.at(name).shape.at(0)));
+    st.get_f64(name, {std::int64_t(v.size())}, v);
+    all[c]->set_state(v);
+  }
   snapshot_steps_.resize(std::size_t(st.at("run.snapshot_steps").shape.at(0)));
   st.get_f32("run.snapshot_steps", {std::int64_t(snapshot_steps_.size())}, snapshot_steps_);
   snapshots_.resize(std::size_t(st.at("run.snapshots").shape.at(0)));
@@ -771,12 +800,11 @@ void Run::write_outputs(const Result& result) {
           dir + "latents_dim1_dim" + std::to_string(d) + ".svg",
           figures::latent_svg(final_z, validation_.rgb, 1, d,
                               title + ", step " + std::to_string(steps_) + ": dim 1 / dim " + std::to_string(d)));
-  const std::size_t stride = std::max<std::size_t>(1, curve_total_.size() / 500);
-  std::vector<figures::Series> losses = {smooth("total", curve_total_, stride), smooth("recon", curve_recon_, stride)};
-  for (std::size_t r = 0; r < regs_.size(); ++r) losses.push_back(smooth(regs_[r].spec->name, curve_reg_[r], stride));
+  std::vector<figures::Series> losses = {curve_total_.series("total"), curve_recon_.series("recon")};
+  for (std::size_t r = 0; r < regs_.size(); ++r) losses.push_back(curve_reg_[r].series(regs_[r].spec->name));
   std::vector<figures::Series> schedule;
   for (std::size_t c = 0; c < sheet_.properties.size(); ++c)
-    schedule.push_back(smooth(sheet_.properties[c].name, curve_sched_[c], stride));
+    schedule.push_back(curve_sched_[c].series(sheet_.properties[c].name));
   cli::write_file_atomically(dir + "losses.svg",
                              figures::line_chart_svg(losses, true, title + ": loss terms (raw, window means)"));
   cli::write_file_atomically(dir + "schedule.svg", cli::schedule_svg(sheet_));
@@ -822,6 +850,7 @@ Options resume_options(const std::string& dir) {
   o.without = j.at("without").get<std::vector<std::string>>();
   o.snapshot_every = j.at("snapshot_every");
   o.checkpoint_every = j.at("checkpoint_every");
+  o.log_every = j.at("log_every");
   o.out = dir;
   o.resume = true;
   return o;

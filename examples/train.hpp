@@ -106,6 +106,7 @@ struct Options {
   // > 0: every N steps, replace checkpoint.safetensors (atomically) with everything a resumed
   // run needs: parameters, Adam state, random streams, curves, snapshots, metrics length.
   int checkpoint_every = 0;
+  int log_every = 1;         // a metrics.csv row every N steps
   bool resume = false;       // continue the run in `out` from its checkpoint (see resume_options)
   bool overwrite = false;    // allow replacing a finished run in `out`
 };

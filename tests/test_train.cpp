@@ -88,8 +88,11 @@ TEST_CASE("train: every regularizer needs a column, every column a regularizer o
   CHECK(run_error(o) == "--without reg-nope: preset ex-1.7 has no regularizer of that name");
   o.without.clear();
   o.preset = "ex-9";
-  CHECK(run_error(o) == "unknown preset 'ex-9' (known: ex-1.2, ex-1.3, ex-1.5, ex-1.5-original, ex-1.5-angular, "
-                        "ex-1.6-smooth, ex-1.6-stepped, ex-1.7, ex-1.7-curriculum)");
+  // The message lists every preset by name.
+  std::string known;
+  for (const std::string& name : train::preset_names()) known += (known.empty() ? "" : ", ") + name;
+  CHECK(known.find("ex-1.7") != std::string::npos);
+  CHECK(run_error(o) == "unknown preset 'ex-9' (known: " + known + ")");
   CHECK_FALSE(fs::exists(dir / "run"));  // nothing was started
   fs::remove_all(dir);
 }
