@@ -859,6 +859,8 @@ Options resume_options(const std::string& dir) {
 Result run(const Options& options) {
   if (options.checkpoint_every > 0 && options.probe_every > 0)
     throw std::runtime_error("--checkpoint-every cannot be combined with --probe-every (probes are not checkpointed)");
+  set_num_threads(options.threads);
+  Run run(options);  // checks every name and file first; writes nothing
   if (options.write_outputs && !options.resume && !options.overwrite) {
     const std::string dir = options.out.empty() ? "out/" + options.preset + "-seed" + std::to_string(options.seed) : options.out;
     for (const char* f : {"summary.json", "checkpoint.safetensors", "metrics.csv.tmp"})
@@ -866,8 +868,6 @@ Result run(const Options& options) {
         throw std::runtime_error(dir + " already holds a run (" + f + "): choose another --out, resume it with --resume " +
                                  dir + ", or replace it with --overwrite");
   }
-  set_num_threads(options.threads);
-  Run run(options);
   return run.train();
 }
 
