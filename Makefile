@@ -129,7 +129,7 @@ run: $(CLI)
 
 # The suite runs at 2 threads; the determinism tests switch thread counts themselves.
 test: $(TEST_BIN) $(CLI) $(TUTORIALS)
-	OMP_NUM_THREADS=2 ./$(TEST_BIN)
+	OMP_NUM_THREADS=2 SPHEREGRAD_CLI=./$(CLI) ./$(TEST_BIN)
 	./$(BUILD)/tutorial_xor > /dev/null && echo "tutorial_xor: learned XOR (4 of 4 correct)"
 
 # Extra arguments for Google Benchmark, e.g. make bench BENCH_ARGS=--benchmark_filter=Repulsion
