@@ -11,5 +11,6 @@ int schedule(int argc, char** argv);
 int sweep(int argc, char** argv);
 int compare(int argc, char** argv);
 int llc(int argc, char** argv);
+int intervene(int argc, char** argv);
 
 }  // namespace sg::cli

@@ -20,6 +20,7 @@ const Command kCommands[] = {
     {"sweep", sg::cli::sweep, "run seeds x presets x ablations into one table (parallel, sharded)"},
     {"compare", sg::cli::compare, "train presets side by side: aligned curves, spikes, gradient parts"},
     {"llc", sg::cli::llc, "estimate the local learning coefficient of a trained model by SGLD"},
+    {"intervene", sg::cli::intervene, "suppress, repel, ablate or prune a concept in trained runs; score it"},
 };
 
 void print_help(std::FILE* out) {

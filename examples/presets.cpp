@@ -122,6 +122,37 @@ const char* const kEx17CurriculumDopesheet =
     "7500,,,,,,,,0.0002,,\n"
     "10000,,,0.005,,,,,,,\n";
 
+// Milestone 2 (SPEC.md section 10): CNColorMLP, the RGB 8^3 grid, batch 64, 1501 steps. The
+// original files wrote some steps as fractions of the interval between two absolute rows
+// (+0.5, +0.9, +0.33); they are resolved here (375, 1125, 1425, 248 -- 0.33 x 750 = 247.5 rounds
+// half to even). Every regularizer reaches 0 at step 1425 and stays off for the last 5 % of the
+// run, so the final steps train reconstruction alone; lr warms up over 10 steps to 0.01, rises
+// to 0.1 by step 750 and ends at 0.05.
+//
+// Ex 2.4.1, "soft intervention on red": a color wheel (vibrant hues in dims 0-1) with red
+// anchored to +dim 0, built so that suppressing red at the bottleneck affects only red.
+const char* const kEx241Dopesheet =
+    "STEP,PHASE,ACTION,lr,separate,anchor,subspace\n"
+    "0,Train,,1e-8,,0.01,0.01\n"
+    "10,,,0.01,,,\n"
+    "375,,,,,,0.1\n"
+    "750,,,0.1,0.01,0.1,\n"
+    "1125,,,,,,0.1\n"
+    "1425,,,0.1,0,0,0\n"
+    "1500,,,0.05,,,\n";
+
+// Ex 2.9.1, "delete only red": red anchored to +dim 0 of a 5-D bottleneck, everything else kept
+// out of dim 0 (anti-subspace) and out of the hemisphere opposite red (anti-anchor), so that
+// deleting dim 0 deletes red and leaves cyan -- red's opposite -- alone.
+const char* const kEx291Dopesheet =
+    "STEP,PHASE,ACTION,lr,separate,anchor,anti-anchor,anti-subspace\n"
+    "0,Train,,1e-8,,0,0,0.25\n"
+    "10,,,0.01,,,,\n"
+    "248,,,,0.01,0.1,0.05,\n"
+    "750,,,0.1,0.001,0.1,,0.003\n"
+    "1425,,,0.1,0,0,0,0\n"
+    "1500,,,0.05,,,,\n";
+
 Regularizer term(const std::string& name, TermKind kind, loss::Affinities affinities = {}) {
   Regularizer r;
   r.name = name;
@@ -243,6 +274,55 @@ Preset ex17_curriculum() {
   return p;
 }
 
+// The milestone-2 presets share their model family, data, labels and repulsion. Separate is the
+// shifted p = 100 angular repulsion on every sample (only near-parallel pairs push); the anchor
+// is angular (direction only: the normalizing bottleneck fixes the radius) and acts on samples
+// labelled red, which the M2 probabilities make rare: 0.08 redness^8 labels 0.09 % of the
+// grid's draws, about 86 samples in a whole run (one batch in 17 has one).
+Preset m2(const std::string& name, const std::string& description, const std::string& model, const char* dopesheet) {
+  Preset p;
+  p.name = name;
+  p.description = description;
+  p.model = model;
+  p.batch = 64;
+  p.labels = color::LabelSet::M2;
+  p.dopesheet = dopesheet;
+  // The RGB 8^3 grid, cells drawn uniformly with replacement (the original's "cell corners").
+  p.data = {{"", color::rgb_cube(8), false, false}};
+  Regularizer separate = term("separate", TermKind::AngularRepulsion);
+  separate.angular = {100, true};
+  p.regularizers = {separate, term("anchor", TermKind::AngularAnchor, {{"red", 1.0}})};
+  return p;
+}
+
+Preset ex241() {
+  Preset p = m2("ex-2.4.1",
+                "M2 suppression: CNColorMLP(4,1), red angular-anchored to +dim 0, vibrant hues in dims 0-1 (subspace)",
+                "CNColorMLP(4,1)", kEx241Dopesheet);
+  Regularizer subspace = term("subspace", TermKind::Subspace, {{"vibrant", 1.0}});
+  subspace.dims = {0, 1};
+  p.regularizers.push_back(subspace);
+  return p;
+}
+
+Preset ex291() {
+  Preset p = m2("ex-2.9.1",
+                "M2 deletion: CNColorMLP(5,2), red angular-anchored to +dim 0, all samples kept out of dim 0 "
+                "(anti-subspace) and out of the anti-red hemisphere (hemi anti-anchor)",
+                "CNColorMLP(5,2)", kEx291Dopesheet);
+  // Hemi form, max(cos(z, -e0), 0): it empties the hemisphere opposite red and is indifferent
+  // elsewhere. The other form, (cos + 1) / 2, would pull every color toward red.
+  Regularizer anti_anchor = term("anti-anchor", TermKind::AntiAnchor);
+  anti_anchor.anchor_sign = -1;
+  anti_anchor.hemi = true;
+  Regularizer anti_subspace = term("anti-subspace", TermKind::Subspace);
+  anti_subspace.dims = {0};
+  anti_subspace.invert = true;
+  p.regularizers.push_back(anti_anchor);
+  p.regularizers.push_back(anti_subspace);
+  return p;
+}
+
 std::vector<Preset> make_presets() {
   Regularizer angular = term("reg-separate", TermKind::AngularRepulsion);
   // Shifted: without the shift an even power repels antipodal primaries (red and cyan) as hard
@@ -258,7 +338,9 @@ std::vector<Preset> make_presets() {
           ex16("ex-1.6-smooth", "smooth curriculum (minimum-jerk schedule), focus-weighted losses", kEx16SmoothDopesheet),
           ex16("ex-1.6-stepped", "stepped curriculum (step-end schedule, lr warm-up per phase)", kEx16SteppedDopesheet),
           ex17(),
-          ex17_curriculum()};
+          ex17_curriculum(),
+          ex241(),
+          ex291()};
 }
 
 const std::vector<Preset>& presets() {
