@@ -90,21 +90,6 @@ struct Settings {
   bool quiet = false;
 };
 
-std::string number(double v, int digits = 6) {
-  char buf[40];
-  std::snprintf(buf, sizeof buf, "%.*g", digits, v);
-  return buf;
-}
-
-double parse_number(const std::string& option, const char* text) {
-  char* end = nullptr;
-  errno = 0;
-  const double v = std::strtod(text, &end);
-  if (errno || end == text || *end || !std::isfinite(v))
-    throw std::invalid_argument(option + " expects a number, got '" + text + "'");
-  return v;
-}
-
 std::vector<int> parse_dims(const std::string& option, const std::string& text) {
   std::vector<int> dims;
   std::size_t begin = 0;
@@ -249,7 +234,7 @@ struct Frame {
       svg.add(x_format, v);
       svg.text += "</text>\n";
     }
-    svg.text += "<text x=\"" + number(left + width / 2) + "\" y=\"" + number(top + height + 34) +
+    svg.text += "<text x=\"" + figure(left + width / 2) + "\" y=\"" + figure(top + height + 34) +
                 "\" text-anchor=\"middle\">" + escape(x_label) + "</text>\n";
     svg.add("<text x=\"14\" y=\"%.1f\" transform=\"rotate(-90 14 %.1f)\" text-anchor=\"middle\">", top + height / 2,
             top + height / 2);
@@ -309,7 +294,7 @@ std::string error_vs_similarity_svg(const std::vector<double>& sim_p, const std:
   Frame f;
   f.y1 = top_of(mse);
   Svg svg(f.left + f.width + 20, f.top + f.height + 46,
-          title + ": r = " + number(fit.r, 4) + ", R^2 = " + number(fit.r2, 4) + " (n = " + std::to_string(fit.n) + ")");
+          title + ": r = " + figure(fit.r, 4) + ", R^2 = " + figure(fit.r2, 4) + " (n = " + std::to_string(fit.n) + ")");
   f.draw(svg, x_label, "MSE after", 5, "%.1f");
   if (std::isfinite(fit.slope))
     svg.add("<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#444\" stroke-dasharray=\"5,4\"/>\n",
@@ -422,7 +407,7 @@ Outcome run_one(const std::string& dir, const Settings& s) {
   std::filesystem::create_directories(o.out_dir);
   const std::string folder = o.out_dir + "/";
   std::string what = std::string(kind_name(s.kind)) + " " + (latent ? s.label : "dims " + s.dims_text);
-  if (latent) what += " (a0 " + number(s.falloff.a0) + ", b " + number(s.falloff.b) + ", p " + number(s.falloff.p) + ")";
+  if (latent) what += " (a0 " + figure(s.falloff.a0) + ", b " + figure(s.falloff.b) + ", p " + figure(s.falloff.p) + ")";
   o.title = trained.preset + " seed " + trained.seed + ": " + what;
 
   std::string csv = "set,name,r,g,b,h,s,v,sim,sim_pow,mse_before,mse_after,dmse,out_r,out_g,out_b\n";
@@ -431,7 +416,7 @@ Outcome run_one(const std::string& dir, const Settings& s) {
     for (double e : {double(colors.rgb(i, 0)), double(colors.rgb(i, 1)), double(colors.rgb(i, 2)), hsv[i].h, hsv[i].s,
                      hsv[i].v, sim[i], sim_p[i], mse_before[i], mse_after[i], mse_after[i] - mse_before[i],
                      double(after(i, 0)), double(after(i, 1)), double(after(i, 2))})
-      csv += ',', csv += number(e, 9);
+      csv += ',', csv += figure(e, 9);
     csv += "\n";
   }
   write_file_atomically(folder + "colors.csv", csv);
@@ -464,7 +449,7 @@ Outcome run_one(const std::string& dir, const Settings& s) {
   write_file_atomically(folder + "error_vs_similarity.svg",
                         error_vs_similarity_svg(cube_x, cube_y, colors.rgb.middleRows(cube, cube_n), o.fit, o.title,
                                                 "sim(color, " + (latent ? s.label : s.concept_label) + ")^" +
-                                                    number(o.power)));
+                                                    figure(o.power)));
   return o;
 }
 
@@ -481,7 +466,7 @@ std::string table_row(const Outcome& o, const Settings& s) {
                     o.target + "\"";
   for (double v : {latent ? s.falloff.a0 : NAN, latent ? s.falloff.b : NAN, latent ? s.falloff.p : NAN, o.power, o.fit.r,
                    o.fit.r2, o.red_dmse, o.cyan_dmse, o.cube_before, o.cube_after, o.ablate_prune_max_diff})
-    row += ',', row += std::isfinite(v) ? number(v, 9) : std::string();
+    row += ',', row += std::isfinite(v) ? figure(v, 9) : std::string();
   return row + "\n";
 }
 
@@ -590,7 +575,7 @@ int intervene(int argc, char** argv) {
       std::printf("%s: R^2 %.4f (r %+.4f, power %g), red dMSE %+.4f, cyan dMSE %+.5f, cube MSE %.3g -> %.3g%s -> %s/\n",
                   o.title.c_str(), o.fit.r2, o.fit.r, o.power, o.red_dmse, o.cyan_dmse, o.cube_before, o.cube_after,
                   std::isfinite(o.ablate_prune_max_diff)
-                      ? (", |ablated - pruned| <= " + number(o.ablate_prune_max_diff, 2)).c_str()
+                      ? (", |ablated - pruned| <= " + figure(o.ablate_prune_max_diff, 2)).c_str()
                       : "",
                   o.out_dir.c_str());
   }

@@ -135,31 +135,6 @@ const char* const kHelp =
     "\n"
     "example: spheregrad train --out /tmp/run0 && spheregrad llc /tmp/run0\n";
 
-std::string figure(double v, int digits = 6) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.*g", digits, v);
-  return buf;
-}
-
-long parse_integer(const std::string& option, const char* text, long lo) {
-  char* end = nullptr;
-  errno = 0;
-  const long v = std::strtol(text, &end, 10);
-  if (errno || end == text || *end || v < lo)
-    throw std::invalid_argument(option + " expects an integer >= " + std::to_string(lo) + ", got '" + text + "'");
-  return v;
-}
-
-double parse_number(const std::string& option, const char* text, double lo, bool lo_allowed) {
-  char* end = nullptr;
-  errno = 0;
-  const double v = std::strtod(text, &end);
-  if (errno || end == text || *end || !std::isfinite(v) || v < lo || (!lo_allowed && v == lo))
-    throw std::invalid_argument(option + " expects a number " + (lo_allowed ? ">= " : "> ") + figure(lo) +
-                                ", got '" + text + "'");
-  return v;
-}
-
 struct SweepRange {
   double lo = 0, hi = 0;
   int count = 0;

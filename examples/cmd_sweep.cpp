@@ -60,16 +60,6 @@ struct Settings {
   std::string out = "out/sweep", csv;
 };
 
-long parse_integer(const char* option, const char* text, long lo) {
-  char* end = nullptr;
-  errno = 0;
-  const long v = std::strtol(text, &end, 10);
-  if (errno || end == text || *end || v < lo)
-    throw std::invalid_argument(std::string(option) + " expects an integer >= " + std::to_string(lo) + ", got '" +
-                                text + "'");
-  return v;
-}
-
 std::vector<std::string> split(const std::string& text, char sep) {
   std::vector<std::string> parts;
   std::stringstream ss(text);

@@ -41,16 +41,6 @@ const char* const kHelp =
     "latents.npy + latent_steps.npy (snapshots of the RGB 8^3 cube), checkpoint.safetensors,\n"
     "latents_dim1_dim{0,2,3}.svg, losses.svg, schedule.svg and report.html.\n";
 
-long parse_integer(const char* option, const char* text, long lo) {
-  char* end = nullptr;
-  errno = 0;
-  const long v = std::strtol(text, &end, 10);
-  if (errno || end == text || *end || v < lo)
-    throw std::invalid_argument(std::string(option) + " expects an integer >= " + std::to_string(lo) + ", got '" +
-                                text + "'");
-  return v;
-}
-
 }  // namespace
 
 int train(int argc, char** argv) {
