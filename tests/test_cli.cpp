@@ -3,6 +3,8 @@
 // lost. The program is the one `make test` builds ($SPHEREGRAD_CLI, else build/spheregrad).
 #include <doctest/doctest.h>
 
+#include "tests/test_util.hpp"
+
 #include <sys/wait.h>
 
 #include <cstdio>
@@ -36,19 +38,6 @@ Outcome run(const std::string& args) {
   while ((n = std::fread(buf, 1, sizeof buf, pipe)) > 0) out.append(buf, n);
   const int status = pclose(pipe);
   return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
-}
-
-fs::path temp_dir() {
-  std::string pattern = (fs::temp_directory_path() / "spheregrad-cli-XXXXXX").string();
-  REQUIRE(mkdtemp(pattern.data()) != nullptr);
-  return pattern;
-}
-
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
 }
 
 // Exit code `code` and a message containing `text`.
@@ -89,7 +78,7 @@ TEST_CASE("cli: a malformed dopesheet names file, line and column; a finished ru
     MESSAGE("no " << cli() << ": skipped");
     return;
   }
-  const fs::path dir = temp_dir();
+  const fs::path dir = sg::test::temp_dir("cli");
   const fs::path sheet = dir / "bad.csv";
   std::ofstream(sheet) << "STEP,lr,reg-separate\n0,0.01,0.001\n10,0.0x1,\n";
   expect("schedule " + sheet.string(), 1, sheet.string() + ":3:2:");
@@ -99,15 +88,15 @@ TEST_CASE("cli: a malformed dopesheet names file, line and column; a finished ru
   // A finished run: a second run into the same folder is refused and leaves every byte as it was.
   const std::string out = (dir / "done").string();
   REQUIRE(run("train --steps 20 --snapshot-every 0 --quiet --out " + out).code == 0);
-  const std::string before = slurp(dir / "done" / "metrics.csv");
+  const std::string before = sg::test::read_file(dir / "done" / "metrics.csv");
   expect("train --steps 30 --quiet --out " + out, 1, "already holds a run");
-  CHECK(slurp(dir / "done" / "metrics.csv") == before);
+  CHECK(sg::test::read_file(dir / "done" / "metrics.csv") == before);
   expect("train --resume " + out, 1, "the run is already complete");
   expect("train --resume " + out + " --seed 3", 2, "--seed cannot be given");
 
   // A corrupted checkpoint is a clear error, never a crash.
   const fs::path ckpt = dir / "done" / "checkpoint.safetensors";
-  const std::string bytes = slurp(ckpt);
+  const std::string bytes = sg::test::read_file(ckpt);
   std::ofstream(ckpt, std::ios::binary) << bytes.substr(0, bytes.size() / 2);
   expect("train --resume " + out, 1, "checkpoint.safetensors");
   fs::remove_all(dir);

@@ -3,6 +3,8 @@
 // intervene` end to end. Every case is named "m2 ...": run them with -tc='*m2*'.
 #include <doctest/doctest.h>
 
+#include "tests/test_util.hpp"
+
 #include <sys/wait.h>
 
 #include <algorithm>
@@ -27,19 +29,6 @@ using namespace sg;
 namespace fs = std::filesystem;
 
 namespace {
-
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-fs::path temp_dir() {
-  std::string pattern = (fs::temp_directory_path() / "spheregrad-m2-XXXXXX").string();
-  REQUIRE(mkdtemp(pattern.data()) != nullptr);
-  return pattern;
-}
 
 // n random unit rows in k dims from a seeded stream; row 1 is e1, exactly orthogonal to e0.
 Matrix<float> unit_rows(int n, int k, unsigned long long seed) {
@@ -289,7 +278,7 @@ TEST_CASE("m2 presets: the embedded dopesheets, the shipped files and the schedu
     CHECK(p.labels == color::LabelSet::M2);
     REQUIRE(p.data.size() == 1);
     CHECK(p.data[0].set.size() == 512);
-    CHECK(slurp(std::string("examples/dopesheets/") + file) == p.dopesheet);
+    CHECK(test::read_file(std::string("examples/dopesheets/") + file) == p.dopesheet);
     schedule::Timeline t(schedule::parse_dopesheet(p.dopesheet));
     CHECK(t.length() == 1501);
     for (int s = 0; s < 1500; ++s) {
@@ -316,7 +305,7 @@ TEST_CASE("m2 presets: the embedded dopesheets, the shipped files and the schedu
 TEST_CASE("m2 training: a short ex-2.9.1 run is byte-identical at 1 and 2 threads") {
   // Batch 64 already runs the fused p = 100 repulsion in parallel (it splits rows from
   // B^2 (k + 12) >= 2^16 pairs x dims, i.e. from B = 63 at k = 5).
-  const fs::path dir = temp_dir();
+  const fs::path dir = test::temp_dir("m2");
   std::vector<fs::path> outs;
   for (int threads : {1, 2}) {
     train::Options o;
@@ -330,13 +319,13 @@ TEST_CASE("m2 training: a short ex-2.9.1 run is byte-identical at 1 and 2 thread
     CHECK(std::isfinite(r.final_total));
     outs.push_back(o.out);
   }
-  CHECK(slurp(outs[0] / "metrics.csv") == slurp(outs[1] / "metrics.csv"));
-  CHECK(slurp(outs[0] / "checkpoint.safetensors") == slurp(outs[1] / "checkpoint.safetensors"));
+  CHECK(test::read_file(outs[0] / "metrics.csv") == test::read_file(outs[1] / "metrics.csv"));
+  CHECK(test::read_file(outs[0] / "checkpoint.safetensors") == test::read_file(outs[1] / "checkpoint.safetensors"));
   fs::remove_all(dir);
 }
 
 TEST_CASE("m2 intervene command: writes its outputs and rejects bad input with clear messages") {
-  const fs::path dir = temp_dir();
+  const fs::path dir = test::temp_dir("m2");
   train::Options o;
   o.preset = "ex-2.4.1";  // the whole run (0.2 s): red must sit on +dim 0 and cyan opposite
   o.quiet = true;
@@ -349,7 +338,7 @@ TEST_CASE("m2 intervene command: writes its outputs and rejects bad input with c
   for (const char* f : {"colors.csv", "summary.json", "patches.svg", "patches_baseline.svg", "mse_vs_hue.svg",
                         "error_vs_similarity.svg"})
     CHECK(fs::file_size(fs::path(out) / f) > 100);
-  const nlohmann::json summary = nlohmann::json::parse(slurp(fs::path(out) / "summary.json"));
+  const nlohmann::json summary = nlohmann::json::parse(test::read_file(fs::path(out) / "summary.json"));
   CHECK(summary["preset"] == "ex-2.4.1");
   CHECK(summary["intervention"]["kind"] == "suppress");
   CHECK(summary["score"]["n"] == 512);
@@ -360,20 +349,20 @@ TEST_CASE("m2 intervene command: writes its outputs and rejects bad input with c
   CHECK(summary["red_dmse"].get<double>() > 0.01);  // suppressing red costs red ...
   CHECK(std::abs(summary["cyan_dmse"].get<double>()) < 1e-6);  // ... and cyan, opposite, nothing
   // 512 cube + 17 named + 240 slice + 1080 hue rows, and a header.
-  const std::string csv = slurp(fs::path(out) / "colors.csv");
+  const std::string csv = test::read_file(fs::path(out) / "colors.csv");
   CHECK(std::count(csv.begin(), csv.end(), '\n') == 1 + 512 + 17 + 240 + 1080);
   // The same input gives the same bytes.
   const std::string again = (dir / "again").string();
   REQUIRE(intervene_cli({run, "--suppress", "red", "--p", "0", "--out", again, "--quiet"}) == 0);
-  CHECK(slurp(fs::path(again) / "colors.csv") == csv);
+  CHECK(test::read_file(fs::path(again) / "colors.csv") == csv);
 
   // Ablation and pruning, with a table over two runs (the same run twice is enough here).
   const std::string table = (dir / "table.csv").string();
   REQUIRE(intervene_cli({run, run, "--prune", "0", "--name", "pruned", "--table", table, "--quiet"}) == 0);
-  const nlohmann::json pruned = nlohmann::json::parse(slurp(fs::path(run) / "pruned" / "summary.json"));
+  const nlohmann::json pruned = nlohmann::json::parse(test::read_file(fs::path(run) / "pruned" / "summary.json"));
   CHECK(pruned["intervention"]["ablate_prune_max_abs_diff"].get<double>() < 1e-5);
   CHECK(pruned["score"]["power"] == 3.0);
-  const std::string rows = slurp(table);
+  const std::string rows = test::read_file(table);
   CHECK(std::count(rows.begin(), rows.end(), '\n') == 3);
 
   // Bad input: errors that name the problem.
@@ -400,7 +389,7 @@ TEST_CASE("m2 intervene command: writes its outputs and rejects bad input with c
     const int status = std::system((program + " intervene " + (dir / "nowhere").string() + " --suppress red 2> " +
                                     err.string()).c_str());
     CHECK(WEXITSTATUS(status) == 1);
-    CHECK(slurp(err).find("spheregrad intervene: error: no such run folder") != std::string::npos);
+    CHECK(test::read_file(err).find("spheregrad intervene: error: no such run folder") != std::string::npos);
   }
   fs::remove_all(dir);
 }

@@ -4,6 +4,8 @@
 // is installed and by the Slurm array script run as Slurm would run it.
 #include <doctest/doctest.h>
 
+#include "tests/test_util.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
@@ -22,19 +24,6 @@ using namespace sg;
 namespace fs = std::filesystem;
 
 namespace {
-
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-fs::path temp_dir() {
-  std::string pattern = (fs::temp_directory_path() / "spheregrad-presets-XXXXXX").string();
-  REQUIRE(mkdtemp(pattern.data()) != nullptr);
-  return pattern;
-}
 
 train::Options quick(const std::string& preset, int steps, const fs::path& out = {}) {
   train::Options o;
@@ -145,7 +134,7 @@ TEST_CASE("Ex 1.7 with a curriculum keeps Ex 1.7's schedule in every shared colu
 }
 
 TEST_CASE("presets: short runs cross their phase boundaries, byte-identical at 1 and 2 threads") {
-  const fs::path dir = temp_dir();
+  const fs::path dir = test::temp_dir("presets");
   // Ex 1.6 stepped into its focused "All hues" phase (the anchor fires at 500); Ex 1.3 into its
   // 360-hue full batch; Ex 1.2 whole.
   for (const auto& [preset, steps] : {std::pair{"ex-1.6-stepped", 620}, {"ex-1.3", 2050}, {"ex-1.2", 500}}) {
@@ -155,9 +144,9 @@ TEST_CASE("presets: short runs cross their phase boundaries, byte-identical at 1
     const train::Result r = train::run(one);
     train::run(two);
     CHECK(std::isfinite(r.final_total));
-    const std::string csv = slurp(dir / "a" / "metrics.csv");
-    CHECK(csv == slurp(dir / "b" / "metrics.csv"));
-    CHECK(slurp(dir / "a" / "checkpoint.safetensors") == slurp(dir / "b" / "checkpoint.safetensors"));
+    const std::string csv = test::read_file(dir / "a" / "metrics.csv");
+    CHECK(csv == test::read_file(dir / "b" / "metrics.csv"));
+    CHECK(test::read_file(dir / "a" / "checkpoint.safetensors") == test::read_file(dir / "b" / "checkpoint.safetensors"));
   }
   // Ex 1.2's published outcome: an ordered wheel of the trained hues with a gap where teal-blue
   // was held out, and a final training MSE near 0.016 (seed 0).
@@ -171,7 +160,7 @@ TEST_CASE("presets: short runs cross their phase boundaries, byte-identical at 1
 }
 
 TEST_CASE("presets: names are checked -- data settings, phases, unknown presets") {
-  const fs::path dir = temp_dir();
+  const fs::path dir = test::temp_dir("presets");
   train::Options o = quick("ex-1.6-smooth", 5);
   o.dopesheet = (dir / "sheet.csv").string();
   // A curriculum setting the preset does not use is an unknown column ...
@@ -273,11 +262,11 @@ TEST_CASE("spheregrad sweep end to end: jobs, shards, merge, GNU parallel, the S
     MESSAGE("build/spheregrad is not built; skipped");
     return;
   }
-  const fs::path dir = temp_dir();
+  const fs::path dir = test::temp_dir("presets");
   const std::string sweep_args = "--presets ex-1.7,ex-1.6-stepped --seeds 0-2 --ablations 'none;reg-separate' --steps 40";
   auto sh = [](const std::string& command) { return std::system(("bash -c \"" + command + "\" >/dev/null 2>&1").c_str()); };
   REQUIRE(sh(std::string(kCli) + " sweep " + sweep_args + " --out " + (dir / "whole").string() + " --quiet") == 0);
-  const std::string whole = slurp(dir / "whole" / "summary.csv");
+  const std::string whole = test::read_file(dir / "whole" / "summary.csv");
   CHECK(std::count(whole.begin(), whole.end(), '\n') == 13);  // header + 2 presets x 2 ablations x 3 seeds
   CHECK(whole.find(",error,") == std::string::npos);
   CHECK(fs::exists(dir / "whole" / "runs" / "ex-1.7-without-reg-separate-seed2" / "summary.json"));
@@ -285,14 +274,14 @@ TEST_CASE("spheregrad sweep end to end: jobs, shards, merge, GNU parallel, the S
   // In parallel (child processes) and as three shards, merged: the same bytes.
   REQUIRE(sh(std::string(kCli) + " sweep " + sweep_args + " --jobs 3 --folders none --out " + (dir / "jobs").string() +
              " --quiet") == 0);
-  CHECK(slurp(dir / "jobs" / "summary.csv") == whole);
+  CHECK(test::read_file(dir / "jobs" / "summary.csv") == whole);
   for (int k = 1; k <= 3; ++k)
     REQUIRE(sh(std::string(kCli) + " sweep " + sweep_args + " --folders none --shard " + std::to_string(k) +
                "/3 --out " + (dir / "shards").string() + " --quiet") == 0);
   const std::string shards = (dir / "shards").string();
   REQUIRE(sh(std::string(kCli) + " sweep merge " + shards + "/merged.csv " + shards + "/summary-shard-3-of-3.csv " +
              shards + "/summary-shard-1-of-3.csv " + shards + "/summary-shard-2-of-3.csv --expect 12") == 0);
-  CHECK(slurp(dir / "shards" / "merged.csv") == whole);
+  CHECK(test::read_file(dir / "shards" / "merged.csv") == whole);
   // A missing shard is an error, and writes nothing.
   CHECK(sh(std::string(kCli) + " sweep merge " + shards + "/partial.csv " + shards + "/summary-shard-1-of-3.csv") != 0);
   CHECK_FALSE(fs::exists(dir / "shards" / "partial.csv"));
@@ -304,7 +293,7 @@ TEST_CASE("spheregrad sweep end to end: jobs, shards, merge, GNU parallel, the S
                "--steps 40 --folders none\\\" SWEEP_OUT=" + (dir / "slurm").string() + " examples/slurm-sweep.sh") == 0);
   const std::string slurm = (dir / "slurm").string();
   REQUIRE(sh(std::string(kCli) + " sweep merge " + slurm + "/merged.csv " + slurm + "/summary-shard-*-of-4.csv") == 0);
-  CHECK(slurp(dir / "slurm" / "merged.csv") == whole);
+  CHECK(test::read_file(dir / "slurm" / "merged.csv") == whole);
 
   // GNU parallel, as docs/sweeps.md shows it (it also runs on remote hosts with --sshloginfile).
   if (sh("command -v parallel") != 0) {
@@ -314,7 +303,7 @@ TEST_CASE("spheregrad sweep end to end: jobs, shards, merge, GNU parallel, the S
     REQUIRE(sh("parallel --will-cite -q --jobs 2 " + std::string(kCli) + " sweep " + sweep_args +
                " --folders none --quiet --shard {}/4 --out " + par + " ::: 1 2 3 4") == 0);
     REQUIRE(sh(std::string(kCli) + " sweep merge " + par + "/merged.csv " + par + "/summary-shard-*-of-4.csv") == 0);
-    CHECK(slurp(dir / "parallel" / "merged.csv") == whole);
+    CHECK(test::read_file(dir / "parallel" / "merged.csv") == whole);
   }
   fs::remove_all(dir);
 }
@@ -324,16 +313,16 @@ TEST_CASE("spheregrad compare: aligned curves, phase starts, the comparison tabl
     MESSAGE("build/spheregrad is not built; skipped");
     return;
   }
-  const fs::path dir = temp_dir();
+  const fs::path dir = test::temp_dir("presets");
   const std::string command = std::string(kCli) + " compare --presets ex-1.6-smooth,ex-1.6-stepped --steps 700 " +
                               "--probe-every 100 --quiet --out " + dir.string();
   REQUIRE(std::system((command + " >/dev/null 2>&1").c_str()) == 0);
-  const std::string md = slurp(dir / "comparison.md");
+  const std::string md = test::read_file(dir / "comparison.md");
   for (const char* part : {"### Final metrics", "### Loss at phase starts", "| ex-1.6-stepped | 500 |",
                            "| ex-1.6-smooth | 500 |", "### Logged loss magnitudes", "### Gradient of each weighted term"})
     CHECK_MESSAGE(md.find(part) != std::string::npos, part);
-  CHECK(slurp(dir / "total.svg").find("stroke-dasharray") != std::string::npos);  // phase starts marked
-  CHECK(slurp(dir / "comparison.html").find("src=") == std::string::npos);  // self-contained
+  CHECK(test::read_file(dir / "total.svg").find("stroke-dasharray") != std::string::npos);  // phase starts marked
+  CHECK(test::read_file(dir / "comparison.html").find("src=") == std::string::npos);  // self-contained
   CHECK(fs::exists(dir / "gradients.csv"));
   CHECK(fs::exists(dir / "runs" / "ex-1.6-stepped" / "report.html"));
   fs::remove_all(dir);

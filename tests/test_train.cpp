@@ -2,6 +2,8 @@
 // the published outcome of Ex 1.7 at seed 0.
 #include <doctest/doctest.h>
 
+#include "tests/test_util.hpp"
+
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -15,19 +17,6 @@ using namespace sg;
 namespace fs = std::filesystem;
 
 namespace {
-
-std::string read_file(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-fs::path temp_dir() {
-  std::string pattern = (fs::temp_directory_path() / "spheregrad-test-XXXXXX").string();
-  REQUIRE(mkdtemp(pattern.data()) != nullptr);
-  return pattern;
-}
 
 train::Options short_run(const fs::path& out, int threads, int steps, int batch) {
   train::Options o;
@@ -53,28 +42,28 @@ std::string run_error(const train::Options& o) {
 }  // namespace
 
 TEST_CASE("train: a short run is byte-identical at 1 and 2 threads (metrics and checkpoint)") {
-  const fs::path dir = temp_dir();
+  const fs::path dir = test::temp_dir("test");
   // Batch 64 (the serial kernels) and batch 512 (large enough for the parallel ones).
   for (int batch : {64, 512}) {
     CAPTURE(batch);
     train::run(short_run(dir / "t1", 1, 120, batch));
     train::run(short_run(dir / "t2", 2, 120, batch));
-    const std::string csv1 = read_file(dir / "t1" / "metrics.csv"), csv2 = read_file(dir / "t2" / "metrics.csv");
+    const std::string csv1 = test::read_file(dir / "t1" / "metrics.csv"), csv2 = test::read_file(dir / "t2" / "metrics.csv");
     CHECK(csv1.size() > 1000);
     CHECK(csv1 == csv2);
-    CHECK(read_file(dir / "t1" / "checkpoint.safetensors") == read_file(dir / "t2" / "checkpoint.safetensors"));
-    CHECK(read_file(dir / "t1" / "latents.npy") == read_file(dir / "t2" / "latents.npy"));
+    CHECK(test::read_file(dir / "t1" / "checkpoint.safetensors") == test::read_file(dir / "t2" / "checkpoint.safetensors"));
+    CHECK(test::read_file(dir / "t1" / "latents.npy") == test::read_file(dir / "t2" / "latents.npy"));
   }
   // A different seed gives a different run.
   train::Options other = short_run(dir / "t3", 1, 120, 512);
   other.seed = 1;
   train::run(other);
-  CHECK(read_file(dir / "t3" / "metrics.csv") != read_file(dir / "t1" / "metrics.csv"));
+  CHECK(test::read_file(dir / "t3" / "metrics.csv") != test::read_file(dir / "t1" / "metrics.csv"));
   fs::remove_all(dir);
 }
 
 TEST_CASE("train: every regularizer needs a column, every column a regularizer or setting") {
-  const fs::path dir = temp_dir();
+  const fs::path dir = test::temp_dir("test");
   train::Options o = short_run(dir / "run", 1, 5, 64);
   o.dopesheet = (dir / "typo.csv").string();
   std::ofstream(o.dopesheet) << "STEP,lr,reg-separate,reg-planr,reg-norm,reg-norm-v,reg-polar\n0,0.01,0.001,0.02,0.01,0.02,0.006\n";
@@ -98,21 +87,21 @@ TEST_CASE("train: every regularizer needs a column, every column a regularizer o
 }
 
 TEST_CASE("train: the outputs exist, the report is self-contained") {
-  const fs::path dir = temp_dir();
+  const fs::path dir = test::temp_dir("test");
   train::run(short_run(dir / "run", 1, 60, 64));
   for (const char* name : {"metrics.csv", "summary.json", "latents.npy", "latent_steps.npy", "checkpoint.safetensors",
                            "latents_dim1_dim0.svg", "latents_dim1_dim2.svg", "latents_dim1_dim3.svg", "losses.svg",
                            "schedule.svg", "report.html"})
     CHECK_MESSAGE(fs::exists(dir / "run" / name), name);
-  const std::string html = read_file(dir / "run" / "report.html");
+  const std::string html = test::read_file(dir / "run" / "report.html");
   CHECK(html.find("http://") == std::string::npos);
   CHECK(html.find("https://") == std::string::npos);
   CHECK(html.find("src=") == std::string::npos);  // no external scripts or images
   CHECK(html.find("\"snapshots\"") != std::string::npos);
   // 60 steps, a snapshot every 50: steps 0 and 50, and the final one at 60.
-  const std::string npy = read_file(dir / "run" / "latents.npy");
+  const std::string npy = test::read_file(dir / "run" / "latents.npy");
   CHECK(npy.find("'shape': (3, 512, 4)") != std::string::npos);
-  const std::string csv = read_file(dir / "run" / "metrics.csv");
+  const std::string csv = test::read_file(dir / "run" / "metrics.csv");
   CHECK(csv.substr(0, csv.find('\n')) ==
         "step,phase,lr,reg-separate,reg-planar,reg-norm,reg-norm-v,reg-polar,recon,reg-polar:raw,reg-polar:weighted,"
         "reg-separate:raw,reg-separate:weighted,reg-planar:raw,reg-planar:weighted,reg-norm-v:raw,"
@@ -153,7 +142,7 @@ TEST_CASE("train: Ex 1.7 at seed 0 reaches the published outcome") {
 }
 
 TEST_CASE("train: a non-finite loss stops the run, naming the term and the step") {
-  const fs::path dir = temp_dir();
+  const fs::path dir = test::temp_dir("test");
   train::Options o = short_run(dir / "run", 1, 200, 64);
   o.dopesheet = (dir / "explode.csv").string();
   // An absurd learning rate: the first Adam steps move every weight by about 1e30.
@@ -175,7 +164,7 @@ TEST_CASE("train: a non-finite loss stops the run, naming the term and the step"
 #include <thread>
 
 TEST_CASE("train: a run killed with SIGKILL and resumed ends bit-identical to an uninterrupted one") {
-  const fs::path dir = temp_dir();
+  const fs::path dir = test::temp_dir("test");
   train::Options o = short_run(dir / "whole", 1, 3000, 64);
   o.checkpoint_every = 400;
   o.snapshot_every = 250;
@@ -215,7 +204,7 @@ TEST_CASE("train: a run killed with SIGKILL and resumed ends bit-identical to an
   train::run(r);
   for (const char* f : {"metrics.csv", "checkpoint.safetensors", "latents.npy", "latent_steps.npy", "losses.svg"}) {
     CAPTURE(f);
-    CHECK(read_file(dir / "whole" / f) == read_file(killed / f));
+    CHECK(test::read_file(dir / "whole" / f) == test::read_file(killed / f));
   }
   // A finished run is neither resumed nor silently overwritten.
   CHECK(run_error(train::resume_options((dir / "whole").string())).find("already complete") != std::string::npos);
