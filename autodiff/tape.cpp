@@ -101,10 +101,7 @@ int Tape<T>::record(Op op, int rows, int cols, int a, int b) {
   n.requires_grad = needs_grad;
   const std::size_t count = std::size_t(rows) * std::size_t(cols);
   n.value = alloc<T>(count);
-  if (needs_grad) {
-    n.grad = alloc<T>(count);
-    std::memset(n.grad, 0, count * sizeof(T));
-  }
+  if (needs_grad) n.grad = alloc<T>(count);  // zeroed by backward(), which is what reads it
   nodes_.push_back(n);
   return int(nodes_.size()) - 1;
 }

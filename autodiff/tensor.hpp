@@ -116,7 +116,8 @@ class Tape {
   Node<T>& node(int id) { return nodes_[id]; }
 
   // For op implementations: append a node of the given shape whose value buffer is
-  // uninitialized; it gets a zeroed gradient when gradients are enabled and an input needs one.
+  // uninitialized; it gets a gradient buffer when gradients are enabled and an input needs
+  // one (backward() zeroes it before the sweep).
   int record(Op op, int rows, int cols, int a = -1, int b = -1);
   // Scratch memory that lives until the next rewind below this point.
   template <class U>

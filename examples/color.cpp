@@ -159,6 +159,7 @@ double primary_secondary_focus(double hue) {
 
 Sampler::Sampler(const std::vector<double>& weights) {
   cumulative_.resize(weights.size());
+  guide_.resize(weights.size());
   reweight(weights.data(), weights.size());
 }
 
@@ -174,13 +175,25 @@ void Sampler::reweight(const double* weights, std::size_t count) {
     cumulative_[i] = total;
   }
   if (!(total > 0)) throw std::invalid_argument("Sampler: all weights are zero");
+  std::size_t i = 0;
+  for (std::size_t b = 0; b < count; ++b) {
+    const double edge = total * double(b) / double(count);
+    while (i + 1 < count && cumulative_[i] <= edge) ++i;
+    guide_[b] = int(i);
+  }
 }
 
 int Sampler::draw(Rng& rng) const {
-  const double u = rng.uniform() * cumulative_.back();
-  // The first index whose cumulative weight exceeds u; zero-weight cells are never chosen.
-  const auto it = std::upper_bound(cumulative_.begin(), cumulative_.end(), u);
-  return int(std::min<std::ptrdiff_t>(it - cumulative_.begin(), std::ptrdiff_t(cumulative_.size()) - 1));
+  const std::size_t n = cumulative_.size();
+  const double total = cumulative_.back();
+  const double u = rng.uniform() * total;
+  // The answer is the first cell whose cumulative weight exceeds u (zero-weight cells are
+  // never chosen). Start at the guide of u's n-th of the range; rounding may put u just below
+  // that n-th's edge, so step back while the previous cell already exceeds u, then forward.
+  std::size_t i = std::size_t(guide_[std::min(n - 1, std::size_t(u / total * double(n)))]);
+  while (i > 0 && cumulative_[i - 1] > u) --i;
+  while (i + 1 < n && cumulative_[i] <= u) ++i;
+  return int(i);
 }
 
 HueOrder hue_order(const Matrix<float>& z) {

@@ -77,7 +77,9 @@ void power_block(const T* x, int n, T e, T* out) {
 }
 
 // Each (i, j) pair costs about k multiply-adds plus a dozen flops of mask and power.
-bool worth_parallel(long B, int k) { return B * B * (k + 12) >= par::kParallelWork; }
+// Twice the engine's threshold: below it, the fork and join cost about what the second thread
+// saves (a batch of 64 stays on one thread).
+bool worth_parallel(long B, int k) { return B * B * (k + 12) > 2 * par::kParallelWork; }
 
 template <class T>
 void angular_repulsion_backward(Tape<T>& tape, const Node<T>& y) {

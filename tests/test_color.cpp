@@ -1,6 +1,7 @@
 // Tests of the color domain: conversions, data sets, label rates, the sampler, hue order.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <numeric>
 
@@ -118,4 +119,27 @@ TEST_CASE("hue order: clean wheel, reversed wheel, a swapped pair, an arc, a dou
 
   HueOrder twice = hue_order(wheel(36, 1, 2.0 - 1.0 / 36));
   CHECK(twice.crumpled());
+}
+
+TEST_CASE("sampler: the guide table gives exactly the binary search's answer, before and after reweighting") {
+  Rng weights_rng(9, Stream::Misc);
+  std::vector<double> w(3600);
+  for (std::size_t i = 0; i < w.size(); ++i) w[i] = (i % 7 == 3) ? 0.0 : weights_rng.uniform() * (i % 50 == 0 ? 100 : 1);
+  Sampler s(w);
+  for (int round = 0; round < 2; ++round) {
+    Rng a(round, Stream::Sampler), b(round, Stream::Sampler);
+    const std::vector<double>& c = s.cumulative();
+    int mismatches = 0, zero_weight_draws = 0;
+    for (int k = 0; k < 200000; ++k) {
+      const int got = s.draw(a);
+      const double u = b.uniform() * c.back();
+      const long expected = std::min<long>(std::upper_bound(c.begin(), c.end(), u) - c.begin(), long(c.size()) - 1);
+      mismatches += got != expected;
+      zero_weight_draws += w[got] == 0;
+    }
+    CHECK(mismatches == 0);
+    CHECK(zero_weight_draws == 0);
+    for (std::size_t i = 0; i < w.size(); ++i) w[i] = (i % 5 == 0) ? 0.0 : double(i % 13);  // a curriculum step
+    s.reweight(w.data(), w.size());
+  }
 }
