@@ -84,6 +84,22 @@ endif
 
 all: $(CLI) $(TEST_BIN) $(BENCH_BIN) $(TUTORIALS)
 
+# Installs the Debian packages named in the shell variable $$missing (if any) with apt-get, as
+# root or through password-less sudo; otherwise prints the exact command to run and fails.
+# One logical line: make joins the continuation lines before the shell sees them.
+INSTALL_MISSING = if [ -n "$$missing" ]; then \
+  echo "spheregrad: missing packages:$$missing"; \
+  if [ "$$(id -u)" = 0 ]; then SUDO=""; \
+  elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then SUDO="sudo"; \
+  else echo "spheregrad: cannot install them (not root, no password-less sudo). Run:" >&2; \
+       echo "  sudo apt-get update && sudo apt-get install -y$$missing" >&2; exit 1; fi; \
+  echo "spheregrad: installing with apt-get:$$missing"; \
+  { $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -q >/dev/null && \
+    $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing >/dev/null; } || \
+  { echo "spheregrad: apt-get failed. Run:" >&2; \
+    echo "  sudo apt-get update && sudo apt-get install -y$$missing" >&2; exit 1; }; \
+  fi
+
 # Checked on every invocation (a test -e per header), so a machine that lost a package is
 # noticed instead of failing deep inside the compiler.
 deps:
@@ -91,18 +107,7 @@ deps:
 	for pair in $(NEED); do \
 	  [ -e "$${pair%%=*}" ] || missing="$$missing $${pair#*=}"; \
 	done; \
-	if [ -n "$$missing" ]; then \
-	  echo "spheregrad: missing system packages:$$missing"; \
-	  if [ "$$(id -u)" = 0 ]; then SUDO=""; \
-	  elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then SUDO="sudo"; \
-	  else echo "spheregrad: cannot install them (not root, no password-less sudo). Run:" >&2; \
-	       echo "  sudo apt-get update && sudo apt-get install -y$$missing" >&2; exit 1; fi; \
-	  echo "spheregrad: installing with apt-get:$$missing"; \
-	  { $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -q >/dev/null && \
-	    $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing >/dev/null; } || \
-	  { echo "spheregrad: apt-get failed. Run:" >&2; \
-	    echo "  sudo apt-get update && sudo apt-get install -y$$missing" >&2; exit 1; }; \
-	fi
+	$(INSTALL_MISSING)
 
 $(BUILD)/obj/%.o: %.cpp | deps
 	@mkdir -p $(dir $@)
@@ -153,18 +158,7 @@ torch-deps:
 	@missing=""; \
 	/usr/bin/python3 -c "import torch" 2>/dev/null || missing="$$missing python3-torch"; \
 	[ -e $(TORCH_INC)/torch/torch.h ] || missing="$$missing libtorch-dev"; \
-	if [ -n "$$missing" ]; then \
-	  echo "spheregrad: bench-compare needs:$$missing"; \
-	  if [ "$$(id -u)" = 0 ]; then SUDO=""; \
-	  elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then SUDO="sudo"; \
-	  else echo "spheregrad: cannot install them (not root, no password-less sudo). Run:" >&2; \
-	       echo "  sudo apt-get update && sudo apt-get install -y$$missing" >&2; exit 1; fi; \
-	  echo "spheregrad: installing with apt-get:$$missing"; \
-	  { $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -q >/dev/null && \
-	    $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing >/dev/null; } || \
-	  { echo "spheregrad: apt-get failed. Run:" >&2; \
-	    echo "  sudo apt-get update && sudo apt-get install -y$$missing" >&2; exit 1; }; \
-	fi
+	$(INSTALL_MISSING)
 
 # The LibTorch peer is plain C++17 against Debian's headers; none of our flags apply to it.
 $(PEER_LIBTORCH): bench/peer/ex17_libtorch.cpp | torch-deps
