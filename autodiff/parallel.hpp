@@ -12,6 +12,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <cstring>
 
 namespace sg::par {
 
@@ -43,8 +44,29 @@ void for_range(long n, long cost_per_element, F&& f) {
            [&](long c) { f(c * kChunk, std::min(n, (c + 1) * kChunk)); });
 }
 
-// Sum of p[0..n) with eight interleaved accumulators: a fixed order that the compiler can keep
-// in one vector register (a plain running sum cannot be vectorized without -ffast-math).
+// Eight lanes of T as one value (a GCC/Clang vector extension): + - * and comparisons act lane by
+// lane with ordinary IEEE rounding, so a loop over Lanes8 computes exactly what the scalar loop
+// with eight interleaved accumulators below computes -- written so that it is one vector
+// instruction per operation, whatever the compiler decides about the scalar loop.
+template <class T> struct Lanes8Of;
+template <> struct Lanes8Of<float> { typedef float type __attribute__((vector_size(32))); };
+template <> struct Lanes8Of<double> { typedef double type __attribute__((vector_size(64))); };
+template <class T> using Lanes8 = typename Lanes8Of<T>::type;
+
+template <class T> Lanes8<T> load8(const T* p) {
+  Lanes8<T> v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+template <class T> void store8(T* p, Lanes8<T> v) { std::memcpy(p, &v, sizeof v); }
+
+// The fixed combination of eight partial sums that sum_span and dot_span end with.
+template <class T> T combine8(Lanes8<T> a) {
+  return ((a[0] + a[4]) + (a[1] + a[5])) + ((a[2] + a[6]) + (a[3] + a[7]));
+}
+
+// Sum of p[0..n) with eight interleaved accumulators: element i goes to accumulator i % 8, then
+// combine8. A fixed order that vectorizes (a plain running sum cannot, without -ffast-math).
 template <class T>
 T sum_span(const T* p, long n) {
   T acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
@@ -52,7 +74,9 @@ T sum_span(const T* p, long n) {
   for (; i + 8 <= n; i += 8)
     for (int l = 0; l < 8; ++l) acc[l] += p[i + l];
   for (int l = 0; i < n; ++i, ++l) acc[l] += p[i];
-  return ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+  Lanes8<T> v;
+  std::memcpy(&v, acc, sizeof v);
+  return combine8<T>(v);
 }
 
 // Dot product of two spans with eight interleaved accumulators (see par::sum_span).
@@ -63,7 +87,9 @@ T dot_span(const T* p, const T* q, long n) {
   for (; i + 8 <= n; i += 8)
     for (int l = 0; l < 8; ++l) acc[l] += p[i + l] * q[i + l];
   for (int l = 0; i < n; ++i, ++l) acc[l] += p[i] * q[i];
-  return ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+  Lanes8<T> v;
+  std::memcpy(&v, acc, sizeof v);
+  return combine8<T>(v);
 }
 
 }  // namespace sg::par

@@ -241,7 +241,13 @@ class Run {
         params_(model_.parameters()), adam_(params_, 0.0) {
     bind_names();
     bind_data();
-    k_ = model_.encoder.forward(tape_.tensor(1, 3)).cols();
+    {
+      // The bottleneck width, from one forward pass that leaves nothing on the tape.
+      const auto before = tape_.mark();
+      NoGrad<float> no_grad(tape_);
+      k_ = model_.encoder.forward(tape_.tensor(1, 3)).cols();
+      tape_.rewind(before);
+    }
     for (BoundRegularizer& r : regs_) r.point = loss::axis(k_, r.spec->anchor_axis, r.spec->anchor_sign);
     reference_tensor_ = tape_.tensor(color::hue_ring(6).rgb);  // the drift anchor's reference set
     int largest = batch_;

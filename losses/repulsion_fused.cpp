@@ -7,8 +7,13 @@
 // identical at any thread count (autodiff/parallel.hpp). It exists because the composed version
 // keeps about eight B x B matrices on the tape (bench/bench_losses.cpp, docs/losses.md).
 //
-// Shapes: z (B,k) -> y (B,1). Saved (aux): the unit rows transposed, (k,B), so that the inner
-// loops over j read contiguous memory, then the norms n (B).
+// Shapes: z (B,k) -> y (B,1). Saved (aux): the unit rows transposed, (k, B32) with B32 = B rounded
+// up to 32 and zeros beyond B, so that the inner loops over j read contiguous memory eight
+// columns at a time; then the norms n (B); then, at small B, h (B, B32).
+//
+// The loops over j run on par::Lanes8 (eight lanes, one vector instruction per operation), and
+// every sum over j is the eight-accumulator sum of par::sum_span, block of 256 columns after
+// block: the bits are those of the straightforward scalar loops, at any thread count.
 //
 // forward:   u_i = z_i / d_i, d_i = n_i + eps;   S_ij = u_i . u_j
 //            s_ij = keep_ij S_ij, keep_ij = [|S_ij - 1| > 1e-8 + 1e-5];   f = shift ? (s + 1)/2 : s
@@ -25,54 +30,89 @@
 namespace sg::loss {
 namespace {
 
-// Columns j are processed in blocks of this many, with the block's temporaries on the stack.
-// A multiple of 8, so that the 8-lane sums below see the same lanes in every block.
+using par::Lanes8;
+using par::load8;
+using par::store8;
+
+// Columns j are processed in blocks of this many: the partial sums of a block are combined
+// (par::combine8) and added to the row's total, block after block.
 constexpr int kBlock = 256;
+// Inside a block, kGroup groups of eight columns are computed together: independent work that
+// the core overlaps (one group alone is a chain of dependent multiplications). Rows are padded
+// to a multiple of kGroup * 8 columns.
+constexpr int kGroup = 4;
+constexpr long kGroupCols = kGroup * 8;
 // Up to this many pairs (4 MiB of floats), the forward keeps the pairwise weights for the backward.
 constexpr long kStoreLimit = 1L << 20;
 
-using par::dot_span;
-
-// s[jj] = S_i,(j0+jj) for jj < n, summed over c in index order. The products commute exactly,
-// so S_ij and S_ji have the same bits -- and so do keep_ij and keep_ji.
+// The largest T <= kSameDirection: |S - 1| <= it in T decides exactly as |S - 1| <= kSameDirection
+// in double would. (For S in [0.5, 2], S - 1 is exact in T; below 0.5 both are far from it.)
 template <class T>
-void similarity_block(const T* unit_t, long B, int k, long i, long j0, int n, T* s) {
-  std::fill(s, s + n, T(0));
-  for (int c = 0; c < k; ++c) {
-    const T ui = unit_t[c * B + i];
-    const T* uc = unit_t + c * B + j0;
-    for (int jj = 0; jj < n; ++jj) s[jj] += ui * uc[jj];
-  }
+T same_direction_threshold() {
+  T t = T(kSameDirection);
+  if (double(t) > kSameDirection) t = std::nextafter(t, T(0));
+  return t;
 }
 
-// keep[jj] = 1 unless the pair points the same way; f[jj] = the masked, optionally shifted base.
-// The mask is decided on the raw similarity and applied before the shift (as SPEC.md orders it).
+// What the kernel needs to know of the problem.
 template <class T>
-void base_block(const T* s, int n, bool shift, T* keep, T* f) {
-  for (int jj = 0; jj < n; ++jj) {
-    keep[jj] = std::fabs(double(s[jj]) - 1.0) <= kSameDirection ? T(0) : T(1);
-    f[jj] = s[jj] * keep[jj];
-    if (shift) f[jj] = T(0.5) * f[jj] + T(0.5);
-  }
-}
+struct Pairs {
+  const T* unit_t;  // (k, stride): the unit rows transposed, zero beyond column B
+  long B, stride;
+  int k;
+  T power, slope, threshold;  // p, c (1/2 with shift, else 1), see same_direction_threshold
+  bool shift;
+  bool integer_power;  // p - 1 is a whole number, computed by repeated squaring
+};
 
-// out[jj] = x[jj]^e. An integer e uses the repeated squaring of the pow op (the same
-// multiplications, so the same bits), run across the block so that it vectorizes.
+// The pairs (i, j .. j + 8 kGroup - 1), eight per Lanes8: keep (1, or 0 where masked), f (the
+// masked, optionally shifted base) and f^(p-1). Columns j >= B get keep = f = f^(p-1) = 0.
 template <class T>
-void power_block(const T* x, int n, T e, T* out) {
-  if (e != std::floor(e)) {
-    for (int jj = 0; jj < n; ++jj) out[jj] = std::pow(x[jj], e);
-    return;
+struct Group {
+  Lanes8<T> keep[kGroup], f[kGroup], f_pm1[kGroup];
+};
+
+template <class T>
+[[gnu::always_inline]] inline void pairs(const Pairs<T>& q, long i, long j, Group<T>& out) {
+  using V = Lanes8<T>;
+  V s[kGroup] = {};  // S_ij summed over c in index order: S_ij and S_ji have the same bits
+  for (int c = 0; c < q.k; ++c) {
+    const T ui = q.unit_t[c * q.stride + i];
+    for (int g = 0; g < kGroup; ++g) s[g] += ui * load8(q.unit_t + c * q.stride + j + 8 * g);
   }
-  T base[kBlock];
-  std::copy(x, x + n, base);
-  std::fill(out, out + n, T(1));
-  for (unsigned long bits = static_cast<unsigned long>(e); bits;) {
-    if (bits & 1)
-      for (int jj = 0; jj < n; ++jj) out[jj] *= base[jj];
-    bits >>= 1;
-    if (bits)
-      for (int jj = 0; jj < n; ++jj) base[jj] *= base[jj];
+  for (int g = 0; g < kGroup; ++g) {
+    // The mask is decided on the raw similarity and applied before the shift (as SPEC.md orders).
+    const V d = s[g] - T(1);
+    out.keep[g] = (d <= q.threshold && d >= -q.threshold) ? V{} : V{} + T(1);
+    out.f[g] = s[g] * out.keep[g];
+    if (q.shift) out.f[g] = T(0.5) * out.f[g] + T(0.5);
+  }
+  // f^(p-1): an integer exponent by repeated squaring -- the same multiplications as the pow
+  // op, so the same bits -- any other with std::pow.
+  const T e = q.power - 1;
+  if (q.integer_power) {
+    V base[kGroup];
+    for (int g = 0; g < kGroup; ++g) base[g] = out.f[g], out.f_pm1[g] = V{} + T(1);
+    for (unsigned long bits = static_cast<unsigned long>(e); bits;) {
+      if (bits & 1)
+        for (int g = 0; g < kGroup; ++g) out.f_pm1[g] *= base[g];
+      bits >>= 1;
+      if (bits)
+        for (int g = 0; g < kGroup; ++g) base[g] *= base[g];
+    }
+  } else {
+    for (int g = 0; g < kGroup; ++g)
+      for (int l = 0; l < 8; ++l) out.f_pm1[g][l] = std::pow(out.f[g][l], e);
+  }
+  if (j + kGroupCols > q.B) {  // the last group of a row reaches into the padding
+    for (int g = 0; g < kGroup; ++g) {
+      V column;
+      for (int l = 0; l < 8; ++l) column[l] = T(j + 8 * g + l);
+      const V none = V{};
+      out.keep[g] = column < T(q.B) ? out.keep[g] : none;
+      out.f[g] = column < T(q.B) ? out.f[g] : none;
+      out.f_pm1[g] = column < T(q.B) ? out.f_pm1[g] : none;
+    }
   }
 }
 
@@ -83,40 +123,49 @@ bool worth_parallel(long B, int k) { return B * B * (k + 12) > 2 * par::kParalle
 
 template <class T>
 void angular_repulsion_backward(Tape<T>& tape, const Node<T>& y) {
+  using V = Lanes8<T>;
   const Node<T>& x = tape.node(y.a);
-  const long B = x.rows;
+  const long B = x.rows, stride = (B + kGroupCols - 1) / kGroupCols * kGroupCols;
   const int k = x.cols;
   const T* unit_t = static_cast<const T*>(y.aux);
-  const T* norm = unit_t + k * B;
+  const T* norm = unit_t + k * stride;
   const T* stored = y.iarg ? norm + B : nullptr;  // dS-weights of the forward, when it kept them
-  const T p = y.s0;
-  const bool shift = y.s1 != 0;
-  const T slope = shift ? T(0.5) : T(1);
-  const T* g = y.grad;
+  const Pairs<T> q{unit_t, B, stride, k, y.s0, y.s1 != 0 ? T(0.5) : T(1), same_direction_threshold<T>(), y.s1 != 0,
+                   y.s0 == std::floor(y.s0)};
+  T* g = tape.template alloc<T>(std::size_t(stride));  // dy, zero beyond B
+  std::copy(y.grad, y.grad + B, g);
+  std::fill(g + B, g + stride, T(0));
   T* du_all = tape.template alloc<T>(std::size_t(B) * k);  // one row of du per i: disjoint writes
 
   par::for_each(B, worth_parallel(B, k), [&](long i) {
     T* du = du_all + i * k;
     std::fill(du, du + k, T(0));
     for (long j0 = 0; j0 < B; j0 += kBlock) {
-      const int n = int(std::min<long>(kBlock, B - j0));
-      T w[kBlock];
-      if (stored) {
-        const T* d = stored + i * B + j0;
-        for (int jj = 0; jj < n; ++jj) w[jj] = (g[i] + g[j0 + jj]) * d[jj];
-      } else {
-        T s[kBlock], keep[kBlock], f[kBlock];
-        similarity_block(unit_t, B, k, i, j0, n, s);
-        base_block(s, n, shift, keep, f);
-        power_block(f, n, p - 1, w);  // f^(p-1)
-        for (int jj = 0; jj < n; ++jj) w[jj] = (g[i] + g[j0 + jj]) * (keep[jj] * p * w[jj] * slope);
+      const long end = std::min(B, j0 + kBlock);
+      alignas(64) T w[kBlock];  // w_j = (g_i + g_j) h_ij, the weight of u_j in du_i
+      for (long j = j0; j < end; j += kGroupCols) {
+        if (stored) {
+          for (long jj = j; jj < j + kGroupCols; jj += 8)
+            store8(w + (jj - j0), (g[i] + load8(g + jj)) * load8(stored + i * stride + jj));
+        } else {
+          Group<T> pair;
+          pairs(q, i, j, pair);
+          for (int gr = 0; gr < kGroup; ++gr) {
+            const V h = pair.keep[gr] * q.power * pair.f_pm1[gr] * q.slope;
+            store8(w + (j - j0 + 8 * gr), (g[i] + load8(g + j + 8 * gr)) * h);
+          }
+        }
       }
-      for (int c = 0; c < k; ++c) du[c] += dot_span(w, unit_t + c * B + j0, n);
+      for (int c = 0; c < k; ++c) {
+        V acc = V{};
+        for (long j = j0; j < end; j += 8) acc += load8(w + (j - j0)) * load8(unit_t + c * stride + j);
+        du[c] += par::combine8<T>(acc);
+      }
     }
     // Back through u_i = z_i / (n_i + eps), as the normalize_rows op does.
     const T* zi = x.value + i * k;
     const T d = norm[i] + T(kCosEps);
-    const T radial = norm[i] > 0 ? dot_span(zi, du, k) / (norm[i] * d * d) : T(0);
+    const T radial = norm[i] > 0 ? par::dot_span(zi, du, k) / (norm[i] * d * d) : T(0);
     T* dzi = x.grad + i * k;
     for (int c = 0; c < k; ++c) dzi[c] += du[c] / d - zi[c] * radial;
   });
@@ -125,22 +174,24 @@ void angular_repulsion_backward(Tape<T>& tape, const Node<T>& y) {
 }  // namespace
 
 template <class T> Tensor<T> angular_repulsion_fused(Tensor<T> z, AngularRepulsion options) {
+  using V = Lanes8<T>;
   options.check("angular_repulsion_fused");
   Tape<T>& tape = z.tape();
-  const long B = z.rows();
+  const long B = z.rows(), stride = (B + kGroupCols - 1) / kGroupCols * kGroupCols;
   const int k = z.cols();
-  // Small batches keep the weights of dl/dS (B x B, once) for the backward, which then skips
-  // recomputing similarities and powers; large ones recompute them and stay O(B k) in memory.
+  // Small batches keep the weights of dl/dS (B x stride, once) for the backward, which then
+  // skips recomputing similarities and powers; large ones recompute them and stay O(B k).
   const bool store = z.requires_grad() && tape.grad_enabled() && B * B <= kStoreLimit;
-  T* unit_t = tape.template alloc<T>(std::size_t(k) * B + std::size_t(B) + (store ? std::size_t(B * B) : 0));
-  T* norm = unit_t + k * B;
+  T* unit_t = tape.template alloc<T>(std::size_t(k) * stride + std::size_t(B) + (store ? std::size_t(B * stride) : 0));
+  T* norm = unit_t + k * stride;
   T* stored = store ? norm + B : nullptr;
   const T* x = z.data();
   for (long i = 0; i < B; ++i) {
-    norm[i] = std::sqrt(dot_span(x + i * k, x + i * k, k));
+    norm[i] = std::sqrt(par::dot_span(x + i * k, x + i * k, k));
     const T inv = T(1) / (norm[i] + T(kCosEps));
-    for (int c = 0; c < k; ++c) unit_t[c * B + i] = x[i * k + c] * inv;
+    for (int c = 0; c < k; ++c) unit_t[c * stride + i] = x[i * k + c] * inv;
   }
+  for (int c = 0; c < k; ++c) std::fill(unit_t + c * stride + B, unit_t + (c + 1) * stride, T(0));
 
   const int id = tape.record(Op::Custom, int(B), 1, z.id());
   Node<T>& y = tape.node(id);
@@ -149,23 +200,24 @@ template <class T> Tensor<T> angular_repulsion_fused(Tensor<T> z, AngularRepulsi
   y.s0 = T(options.power);
   y.s1 = options.shift ? T(1) : T(0);
   y.custom_backward = angular_repulsion_backward<T>;
-  const T p = y.s0, slope = options.shift ? T(0.5) : T(1);
+  const Pairs<T> q{unit_t, B, stride, k, y.s0, options.shift ? T(0.5) : T(1), same_direction_threshold<T>(), options.shift,
+                   y.s0 == std::floor(y.s0)};
   T* out = y.value;
 
   par::for_each(B, worth_parallel(B, k), [&](long i) {
     T total = 0;
     for (long j0 = 0; j0 < B; j0 += kBlock) {
-      const int n = int(std::min<long>(kBlock, B - j0));
-      T s[kBlock], keep[kBlock], f[kBlock], f_pm1[kBlock];
-      similarity_block(unit_t, B, k, i, j0, n, s);
-      base_block(s, n, options.shift, keep, f);
-      power_block(f, n, p - 1, f_pm1);  // f^(p-1): the loss needs f^p, its derivative p f^(p-1)
-      for (int jj = 0; jj < n; ++jj) s[jj] = f_pm1[jj] * f[jj];
-      total += par::sum_span(s, n);
-      if (stored) {
-        T* d = stored + i * B + j0;
-        for (int jj = 0; jj < n; ++jj) d[jj] = keep[jj] * p * f_pm1[jj] * slope;
+      const long end = std::min(B, j0 + kBlock);
+      V acc = V{};  // f^p = f^(p-1) f; the derivative needs p f^(p-1)
+      for (long j = j0; j < end; j += kGroupCols) {
+        Group<T> pair;
+        pairs(q, i, j, pair);
+        for (int g = 0; g < kGroup; ++g) {
+          acc += pair.f_pm1[g] * pair.f[g];
+          if (stored) store8(stored + i * stride + j + 8 * g, pair.keep[g] * q.power * pair.f_pm1[g] * q.slope);
+        }
       }
+      total += par::combine8<T>(acc);
     }
     out[i] = total;
   });

@@ -16,6 +16,7 @@
 
 #include "autodiff/gradcheck.hpp"
 #include "autodiff/ops.hpp"
+#include "autodiff/parallel.hpp"
 #include "losses/losses.hpp"
 #include "losses/selective.hpp"
 
@@ -507,6 +508,89 @@ std::vector<float> fused_step(int threads, int B) {
 }
 
 }  // namespace
+
+namespace {
+
+// The fused kernel's arithmetic written as plain scalar loops, in the order its header states:
+// every sum over j is the eight-accumulator sum of par::sum_span, block of 256 columns after
+// block. Returns y (B) followed by dz (B x k), for the loss sum_i y_i w_i.
+std::vector<float> fused_reference(const Matrix<float>& z, const AngularRepulsion& o, const std::vector<float>& w) {
+  const long B = z.rows();
+  const int k = int(z.cols());
+  const float p = float(o.power), slope = o.shift ? 0.5f : 1.0f;
+  Matrix<float> u(B, k);
+  std::vector<float> norm(B);
+  for (long i = 0; i < B; ++i) {
+    norm[i] = std::sqrt(par::dot_span(&z(i, 0), &z(i, 0), k));
+    for (int c = 0; c < k; ++c) u(i, c) = z(i, c) * (1.0f / (norm[i] + float(kCosEps)));
+  }
+  auto pair = [&](long i, long j, float& h) {  // f_ij^p, and h_ij = keep p f^(p-1) c
+    float s = 0;
+    for (int c = 0; c < k; ++c) s += u(i, c) * u(j, c);
+    const float keep = std::fabs(double(s) - 1.0) <= kSameDirection ? 0.0f : 1.0f;
+    float f = s * keep;
+    if (o.shift) f = 0.5f * f + 0.5f;
+    float f_pm1 = 1, base = f;  // repeated squaring, as the pow op
+    for (unsigned long bits = static_cast<unsigned long>(o.power - 1); bits;) {
+      if (bits & 1) f_pm1 *= base;
+      bits >>= 1;
+      if (bits) base *= base;
+    }
+    h = keep * p * f_pm1 * slope;
+    return f_pm1 * f;
+  };
+  std::vector<float> out(B + B * k), term(256), weight(256);
+  for (long i = 0; i < B; ++i) {
+    float total = 0, h;
+    std::vector<float> du(k, 0.0f);
+    for (long j0 = 0; j0 < B; j0 += 256) {
+      const long n = std::min<long>(256, B - j0);
+      for (long j = 0; j < n; ++j) {
+        term[j] = pair(i, j0 + j, h);
+        weight[j] = (w[i] + w[j0 + j]) * h;
+      }
+      total += par::sum_span(term.data(), n);
+      for (int c = 0; c < k; ++c) {
+        std::vector<float> uc(n);
+        for (long j = 0; j < n; ++j) uc[j] = u(j0 + j, c);
+        du[c] += par::dot_span(weight.data(), uc.data(), n);
+      }
+    }
+    out[i] = total;
+    const float d = norm[i] + float(kCosEps);
+    const float radial = norm[i] > 0 ? par::dot_span(&z(i, 0), du.data(), k) / (norm[i] * d * d) : 0.0f;
+    for (int c = 0; c < k; ++c) out[B + i * k + c] = du[c] / d - z(i, c) * radial;
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("losses: the fused angular repulsion computes the bits of its scalar reference") {
+  // Sizes around the kernel's groups of 32 columns, its 256-column blocks and the size past
+  // which the backward recomputes the pairwise weights (1030^2 > 2^20).
+  for (int B : {1, 5, 31, 33, 64, 300, 1030}) {
+    for (const AngularRepulsion& o : std::vector<AngularRepulsion>{{10, false}, {100, true}, {1, false}}) {
+      CAPTURE(B);
+      CAPTURE(o.power);
+      std::mt19937_64 rng(9000 + B);
+      Md zd = random_matrix(B, 4, rng);
+      if (B >= 6) zd.topRows(6) = with_duplicates(zd.topRows(6), rng);
+      const Matrix<float> z = zd.cast<float>();
+      std::vector<float> w(B);
+      for (float& v : w) v = float(std::uniform_real_distribution<double>(0.5, 1.5)(rng));
+      Tape<float> tape;
+      Tensor<float> t = tape.tensor(z, true), weights = tape.tensor(B, 1);
+      std::copy(w.begin(), w.end(), weights.data());
+      const Tensor<float> y = angular_repulsion_fused(t, o);
+      tape.backward(sum(y * weights));
+      std::vector<float> got(y.data(), y.data() + B);
+      got.insert(got.end(), t.grad().data(), t.grad().data() + t.size());
+      const std::vector<float> want = fused_reference(z, o, w);
+      CHECK(std::memcmp(got.data(), want.data(), want.size() * sizeof(float)) == 0);
+    }
+  }
+}
 
 TEST_CASE("losses: the fused angular repulsion is bitwise identical at 1, 2 and 3 threads") {
   for (int B : {300, 1000, 1100}) {  // 1100: the recomputing backward
