@@ -156,10 +156,17 @@ void angular_repulsion_backward(Tape<T>& tape, const Node<T>& y) {
           }
         }
       }
-      for (int c = 0; c < k; ++c) {
-        V acc = V{};
-        for (long j = j0; j < end; j += 8) acc += load8(w + (j - j0)) * load8(unit_t + c * stride + j);
-        du[c] += par::combine8<T>(acc);
+      // du_ic += sum_j w_j u_jc, four channels at a time: each w_j is loaded once for four
+      // independent sums (a channel past k repeats channel k - 1 and is dropped).
+      for (int c0 = 0; c0 < k; c0 += 4) {
+        const T* u[4];
+        for (int c = 0; c < 4; ++c) u[c] = unit_t + std::min(c0 + c, k - 1) * stride;
+        V acc[4] = {};
+        for (long j = j0; j < end; j += 8) {
+          const V wj = load8(w + (j - j0));
+          for (int c = 0; c < 4; ++c) acc[c] += wj * load8(u[c] + j);
+        }
+        for (int c = 0; c < std::min(4, k - c0); ++c) du[c0 + c] += par::combine8<T>(acc[c]);
       }
     }
     // Back through u_i = z_i / (n_i + eps), as the normalize_rows op does.
