@@ -563,9 +563,13 @@ void Run::train_step(int step) {
       term = mean(drift_.loss(z));
     } else {
       const Tensor<float> alpha = sample_weights(&r, src, plain);
-      if (plain) term = mean(per_sample_term(r, z));
-      else term = loss::weighted_mean(per_sample_term(r, z), alpha);
-      if (!term) continue;  // no sample selected: the term is skipped
+      if (plain) {
+        term = mean(per_sample_term(r, z));
+      } else {
+        const float* a = alpha.data();
+        if (std::all_of(a, a + alpha.rows(), [](float v) { return v == 0; })) continue;  // none selected: skipped
+        term = loss::weighted_mean(per_sample_term(r, z), alpha);
+      }
     }
     r.last_raw = term->item();
     check_finite(r.last_raw, r.spec->name, step);
