@@ -12,6 +12,7 @@
 #include <string>
 #include <type_traits>
 
+#include "autodiff/gemm.hpp"
 #include "autodiff/parallel.hpp"
 #include "autodiff/vecmath.hpp"
 
@@ -97,22 +98,27 @@ Bcast bcast(const Node<T>& n) {
   return {n.rows == 1 ? 0 : n.cols, n.cols == 1 ? 0 : 1};
 }
 
-// C (m,n) = op(A) op(B) (+ C when accumulating), op = transpose when asked.
-// Output rows are cut into blocks of kGemmRows by shape alone, so each element is computed by
-// the same Eigen kernel call -- the same summation order -- at any thread count. Small blocks
-// also keep Eigen's packing buffers for A (rows x depth) small enough for the stack: a
-// product with a long inner dimension, like the backward of a B x B similarity matrix,
-// would otherwise allocate them on the heap at every call.
+// ---------------------------------------------------------------- products
+// C (m,n) (+)= op(A) op(B). Products with every dimension at least kThin run on the engine's
+// kernel (gemm.hpp: one fused multiply-add chain per element). Thinner ones -- every product
+// of the color models, whose layers are at most 16 wide -- stay on Eigen's kernel, one call per
+// block of 64 output rows (the blocks depend on the shape only, so the bits do not depend on
+// the thread count). Eigen rounds these differently from a single chain (it splits some sums
+// into two), and every number of docs/findings.md was measured with its rounding; our kernel
+// is no faster on them (docs/performance.md). Eigen's packing buffers for a 64-row block stay
+// on the stack (the Makefile's EIGEN_STACK_ALLOCATION_LIMIT), so a step allocates nothing.
+constexpr long kThin = 32;
+
 template <class T>
-void gemm(bool ta, bool tb, const T* A, int ar, int ac, const T* B, int br, int bc, T* C,
-          bool accumulate) {
-  constexpr long kGemmRows = 64;
-  const Eigen::Map<const Matrix<T>> a(A, ar, ac), b(B, br, bc);
+void product(bool ta, bool tb, const T* A, int ar, int ac, const T* B, int br, int bc, T* C, bool accumulate) {
   const long m = ta ? ac : ar, k = ta ? ar : ac, n = tb ? br : bc;
+  if (std::min({m, n, k}) >= kThin) return gemm(ta, tb, A, ar, ac, B, br, bc, C, accumulate);
+  constexpr long kRows = 64;
+  const Eigen::Map<const Matrix<T>> a(A, ar, ac), b(B, br, bc);
   MatrixMap<T> c(C, m, n);
   const bool parallel = m * n * k >= kParallelWork;
   // Large enough to run in parallel but short: cut into 16 blocks, so both threads get work.
-  const long rows_per_block = m > kGemmRows ? kGemmRows : parallel ? std::max(1L, m / 16) : std::max(1L, m);
+  const long rows_per_block = m > kRows ? kRows : parallel ? std::max(1L, m / 16) : std::max(1L, m);
   const long blocks = (m + rows_per_block - 1) / rows_per_block;
   par::for_each(blocks, parallel, [&](long blk) {
     const long r0 = blk * rows_per_block, nr = std::min(m, r0 + rows_per_block) - r0;
@@ -416,12 +422,12 @@ void matmul_backward(Tape<T>& tape, const Node<T>& y) {
   const Node<T>& B = tape.node(y.b);
   const bool ta = y.iarg & 1, tb = y.iarg & 2;
   if (A.requires_grad) {
-    if (!ta) gemm(false, !tb, y.grad, y.rows, y.cols, B.value, B.rows, B.cols, A.grad, true);
-    else gemm(tb, true, B.value, B.rows, B.cols, y.grad, y.rows, y.cols, A.grad, true);
+    if (!ta) product(false, !tb, y.grad, y.rows, y.cols, B.value, B.rows, B.cols, A.grad, true);
+    else product(tb, true, B.value, B.rows, B.cols, y.grad, y.rows, y.cols, A.grad, true);
   }
   if (B.requires_grad) {
-    if (!tb) gemm(!ta, false, A.value, A.rows, A.cols, y.grad, y.rows, y.cols, B.grad, true);
-    else gemm(true, ta, y.grad, y.rows, y.cols, A.value, A.rows, A.cols, B.grad, true);
+    if (!tb) product(!ta, false, A.value, A.rows, A.cols, y.grad, y.rows, y.cols, B.grad, true);
+    else product(true, ta, y.grad, y.rows, y.cols, A.value, A.rows, A.cols, B.grad, true);
   }
 }
 
@@ -525,7 +531,7 @@ template <class T> Tensor<T> matmul(Tensor<T> a, Tensor<T> b, bool transpose_a, 
   const int id = tape.record(Op::MatMul, m, n, a.id(), b.id());
   Node<T>& y = tape.node(id);
   y.iarg = (transpose_a ? 1 : 0) | (transpose_b ? 2 : 0);
-  gemm(transpose_a, transpose_b, a.data(), a.rows(), a.cols(), b.data(), b.rows(), b.cols(), y.value,
+  product(transpose_a, transpose_b, a.data(), a.rows(), a.cols(), b.data(), b.rows(), b.cols(), y.value,
        false);
   return {&tape, id};
 }

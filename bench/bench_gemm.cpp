@@ -9,10 +9,10 @@
 // - FMA units: CPUID does not report them. The model assumes 2 (Intel's server cores since
 //   Skylake-SP have two 512-bit FMA pipes, ports 0+1 fused and port 5), and peak/fma measures
 //   it: 16 independent FMA chains in registers, flops per measured cycle / (2 x lanes).
-// gemm/ours: C = A B through sg::matmul on the tape (the engine's own row partitioning,
-// autodiff/ops.cpp: gemm), no gradient, square n x n, at 1 and 2 threads; pct_peak is its
-// GFLOP/s over the peak of the threads it runs on. gemm/eigen: the same product as one Eigen
-// call on one thread (Eigen's own blocking, no row partitioning), as a reference point.
+// gemm/ours: C = A B through sg::matmul on the tape (the engine's own kernel, autodiff/gemm.cpp:
+// the direct path up to n = 128, the packed one above), no gradient, square n x n, at 1 and 2
+// threads; pct_peak is its GFLOP/s over the peak of the threads it runs on. gemm/eigen: the same
+// product as one Eigen call on one thread (Eigen's own blocking), as a reference point.
 #include <benchmark/benchmark.h>
 #include <immintrin.h>
 
