@@ -8,9 +8,9 @@
 // MR x NR = 14 x 32 floats: 28 accumulators + 2 vectors of B + 1 broadcast = 31 of 32 registers,
 // and a step is 28 FMAs (14 cycles on 2 pipes) for only 16 loads: near the FMA peak as long as
 // the operands come from L1 and L2. Two paths feed it:
-// - Direct (k <= 16 or m n k <= 128^3, e.g. the color models' 64x16 by 16x4): op(A) and op(B)
-//   read in place (op(B) copied into rows first when transposed: a Linear layer's weights);
-//   8-row tiles. Packing would cost as much as the product.
+// - Direct (k <= 16 or m n k <= 128^3, e.g. 64 x 64 by 64 x 64): op(A) and op(B) read in place
+//   (op(B) copied into rows first when transposed); 8-row tiles. Packing would cost as much as
+//   the product. (The engine sends products thinner than 32 to Eigen instead: ops.cpp, product.)
 // - Packed (the GotoBLAS / BLIS scheme) for everything larger:
 //     for jc over n by NC:  each thread packs op(B)[:, jc..] into k x NR panels       (L3)
 //       for each of its tasks (~MC rows of C): pack op(A)[rows, :] into MR x KC panels  (L2)
