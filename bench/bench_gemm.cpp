@@ -22,6 +22,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstring>
 #include <fstream>
 #include <string>
 
@@ -71,6 +72,18 @@ double cpuinfo_mhz() {
   return 0;
 }
 
+// Keeps the compiler from discarding FMA chains: uses one lane of each accumulator.
+template <class V>
+void consume(const V (&acc)[16]) {
+  float sum = 0;
+  for (const V& v : acc) {
+    float lane;
+    std::memcpy(&lane, &v, sizeof lane);
+    sum += lane;
+  }
+  benchmark::DoNotOptimize(sum);
+}
+
 // The clock while the FMA units are busy with 512-bit work, which Intel cores may run slower
 // than scalar code (frequency licenses). Each trip issues 16 independent 512-bit FMAs (8 cycles
 // of work for two units) and a chain of 12 dependent integer adds (12 cycles, on other ports):
@@ -93,13 +106,7 @@ double measure_clock_under_fma_hz(int windows = 200) {
       asm volatile(".rept 12\n\taddq %1, %0\n\t.endr" : "+r"(x) : "r"(one));
     }
     const double s = std::chrono::duration<double>(Clock::now() - t0).count();
-    alignas(64) float lanes[16];
-    float sum = 0;
-    for (auto& v : acc) {
-      _mm512_store_ps(lanes, v);
-      sum += lanes[0];
-    }
-    benchmark::DoNotOptimize(sum);
+    consume(acc);
     benchmark::DoNotOptimize(x);
     best = std::max(best, trips * 12.0 / s);
   }
@@ -133,9 +140,7 @@ double fma_chains(long trips) {
 #pragma GCC unroll 16
       for (int k = 0; k < 16; ++k) acc[k] = _mm512_fmadd_ps(acc[k], a, b);
     }
-    float sum = 0;
-    for (auto& v : acc) sum += _mm512_reduce_add_ps(v);
-    benchmark::DoNotOptimize(sum);
+    consume(acc);
     return trips * 16.0 * 16 * 2;
   }
 #endif
@@ -149,13 +154,7 @@ double fma_chains(long trips) {
 #pragma GCC unroll 16
       for (int k = 0; k < 16; ++k) acc[k] = _mm256_fmadd_ps(acc[k], a, b);
     }
-    alignas(32) float lanes[8];
-    float sum = 0;
-    for (auto& v : acc) {
-      _mm256_store_ps(lanes, v);
-      sum += lanes[0];
-    }
-    benchmark::DoNotOptimize(sum);
+    consume(acc);
     return trips * 16.0 * 8 * 2;
   }
 #endif
