@@ -1,0 +1,135 @@
+// Golden output hashes: every built-in experiment, run short at two seeds (and Ex 1.7 once at
+// batch 512), must write the same metrics.csv and the same checkpoint tensors as when the hashes
+// were recorded. A restructuring that moves code must keep them; a change meant to re-round
+// (a faster kernel, a fused op) re-records them in the same commit and regenerates every
+// documented number.
+//
+// What is hashed (64-bit FNV-1a): the bytes of metrics.csv, and every checkpoint tensor's name,
+// dtype, shape and bytes -- parameters, Adam moments, random-stream states, curves, snapshots.
+// The checkpoint's metadata (version, names, options) is left out: it describes the run, it is
+// not its arithmetic.
+//
+// Bits are a contract within one build: the hashes were recorded with the default build
+// (-O3 -march=native) on an AVX-512 machine, and are checked only where the build is the same
+// kind (AVX-512, not a sanitizer build); elsewhere the case says so and checks nothing.
+//
+// To re-record: SPHEREGRAD_GOLDEN_PRINT=1 build/run_tests -tc='golden*' prints the table below.
+#include <doctest/doctest.h>
+
+#include "tests/test_util.hpp"
+
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "examples/train.hpp"
+#include "nn/safetensors.hpp"
+
+using namespace sg;
+namespace fs = std::filesystem;
+
+namespace {
+
+struct Golden {
+  const char* preset;
+  unsigned long long seed;
+  int steps, batch;  // batch -1: the preset's
+  std::uint64_t metrics, checkpoint;
+};
+
+// Steps: long enough to cross each curriculum's first phase boundary (and its `anchor` action).
+const Golden kGolden[] = {
+    {"ex-1.2", 0, 300, -1, 0x9b59b45b6367e7f7ull, 0x8fcee2cf2b32dfc3ull},
+    {"ex-1.2", 1, 300, -1, 0x8da7aa678209c6dfull, 0x9ed7e766fd7a6135ull},
+    {"ex-1.3", 0, 9100, -1, 0x4682bac82ca41583ull, 0x5f533e35bc73ec00ull},
+    {"ex-1.3", 1, 9100, -1, 0xeff5c137371f4d39ull, 0x3894b8075bffa61bull},
+    {"ex-1.5", 0, 10100, -1, 0x2ba03a04a774af9full, 0xb1a3ce4ef7e59867ull},
+    {"ex-1.5", 1, 10100, -1, 0x77dc04d90e3d64f0ull, 0xb613a431043d0ed9ull},
+    {"ex-1.5-original", 0, 10100, -1, 0xb1788aeff280db69ull, 0x4004ccb574b58e5eull},
+    {"ex-1.5-original", 1, 10100, -1, 0x03fe6ed219c441fcull, 0x741a61d7a5a34ac5ull},
+    {"ex-1.5-angular", 0, 10100, -1, 0x2f3819ff2a9535cdull, 0x1bf0df364f0d9636ull},
+    {"ex-1.5-angular", 1, 10100, -1, 0x2a21a53f48d8105bull, 0x8624cceadfbca5ebull},
+    {"ex-1.6-smooth", 0, 5100, -1, 0x53767a32d21f399cull, 0x518cc98e148ea37aull},
+    {"ex-1.6-smooth", 1, 5100, -1, 0x34416a498f3291acull, 0x091b266021e02df4ull},
+    {"ex-1.6-stepped", 0, 5100, -1, 0xd19dfd2b358f548eull, 0x6aa5dfa6ee5794dcull},
+    {"ex-1.6-stepped", 1, 5100, -1, 0xa57cd02fe4d0942aull, 0xdd1b469f9bd27758ull},
+    {"ex-1.7", 0, 300, -1, 0xc5207ec664573e66ull, 0x55322825b32c6813ull},
+    {"ex-1.7", 1, 300, -1, 0xff584e20e569792eull, 0x4f031dbe2e0974fbull},
+    {"ex-1.7-curriculum", 0, 5100, -1, 0x57487d66fcd379f1ull, 0x17662ae78b6cc698ull},
+    {"ex-1.7-curriculum", 1, 5100, -1, 0xd943fd5e37e974c8ull, 0x766dfa2ca3005bf7ull},
+    {"ex-2.4.1", 0, 300, -1, 0x99d4390811a8fe32ull, 0x978803350de0b910ull},
+    {"ex-2.4.1", 1, 300, -1, 0x1bea3e407323ec0eull, 0xc918ae34ff87f9d8ull},
+    {"ex-2.9.1", 0, 300, -1, 0x9d8b7dfb40ee5a86ull, 0x4888322ba61ac8f7ull},
+    {"ex-2.9.1", 1, 300, -1, 0xbd3bff9606b24b48ull, 0x76239df14669e486ull},
+    {"ex-1.7", 0, 300, 512, 0x00ec025b92e89bcaull, 0xf280acf24a790682ull},
+};
+
+struct Fnv {
+  std::uint64_t h = 14695981039346656037ull;
+  void add(const void* p, std::size_t n) {
+    const auto* b = static_cast<const unsigned char*>(p);
+    for (std::size_t i = 0; i < n; ++i) h = (h ^ b[i]) * 1099511628211ull;
+  }
+  void add(const std::string& s) { add(s.data(), s.size() + 1); }  // with its terminator
+};
+
+std::uint64_t hash_checkpoint(const fs::path& path) {
+  const SafeTensors st = SafeTensors::load(path.string());
+  Fnv f;
+  for (const std::string& name : st.names()) {
+    const RawTensor& t = st.at(name);
+    f.add(name);
+    f.add(t.dtype);
+    for (std::int64_t d : t.shape) f.add(&d, sizeof d);
+    f.add(t.bytes.data(), t.bytes.size());
+  }
+  return f.h;
+}
+
+bool reference_build() {
+#if defined(__AVX512F__) && !defined(__SANITIZE_ADDRESS__)
+  return true;
+#else
+  return false;
+#endif
+}
+
+}  // namespace
+
+TEST_CASE("golden: every built-in experiment writes the recorded metrics and checkpoint") {
+  const bool print = std::getenv("SPHEREGRAD_GOLDEN_PRINT") != nullptr;
+  if (!reference_build() && !print) {
+    MESSAGE("not the reference build (AVX-512, no sanitizer): the golden hashes are not checked");
+    return;
+  }
+  const fs::path dir = test::temp_dir("golden");
+  for (const Golden& g : kGolden) {
+    CAPTURE(g.preset);
+    CAPTURE(g.seed);
+    CAPTURE(g.batch);
+    train::Options o;
+    o.preset = g.preset;
+    o.seed = g.seed;
+    o.steps = g.steps;
+    o.batch = g.batch;
+    o.quiet = true;
+    o.out = (dir / "run").string();
+    o.overwrite = true;
+    train::run(o);
+    Fnv metrics;
+    const std::string csv = test::read_file(dir / "run" / "metrics.csv");
+    metrics.add(csv.data(), csv.size());
+    const std::uint64_t checkpoint = hash_checkpoint(dir / "run" / "checkpoint.safetensors");
+    if (print) {
+      std::printf("    {\"%s\", %llu, %d, %d, 0x%016llxull, 0x%016llxull},\n", g.preset, g.seed, g.steps, g.batch,
+                  (unsigned long long)metrics.h, (unsigned long long)checkpoint);
+      continue;
+    }
+    CHECK(metrics.h == g.metrics);
+    CHECK(checkpoint == g.checkpoint);
+  }
+  fs::remove_all(dir);
+}
