@@ -17,9 +17,8 @@ namespace {
 
 long allocations_of_run(int batch, int threads, int steps) {
   sg::train::Options o;
-  o.batch = batch;
+  o.experiment = sg::train::load_experiment("ex-1.7", {{"batch=" + std::to_string(batch), "steps=" + std::to_string(steps)}, {}});
   o.threads = threads;
-  o.steps = steps;
   o.quiet = true;
   o.write_outputs = false;
   const long before = sg::alloc::count();

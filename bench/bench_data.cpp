@@ -16,7 +16,9 @@ void BM_SampleBatch(benchmark::State& state) {
   const bool labels = state.range(1) == 1;
   const sg::color::ColorSet cube = sg::color::hsv_cube();
   const sg::color::Sampler sampler(cube.weight);
-  const std::vector<sg::color::LabelRule> rules = sg::color::label_rules(sg::color::LabelSet::M1);
+  using Base = sg::color::LabelRule::Base;  // the milestone-1 rules of Ex 1.7
+  const std::vector<sg::color::LabelRule> rules = {
+      {"red", Base::Redness, 0.5, 10}, {"vibrant", Base::Vibrancy, 0.5, 100}, {"desaturated", Base::Desaturation, 0.5, 10}};
   std::vector<std::vector<double>> probability(rules.size());
   for (std::size_t r = 0; r < rules.size(); ++r)
     for (int i = 0; i < cube.size(); ++i) probability[r].push_back(rules[r].probability(cube.rgb.row(i).data()));

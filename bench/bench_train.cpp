@@ -27,13 +27,13 @@ void BM_TrainStep(benchmark::State& state) {
   const int batch = int(state.range(0)), threads = int(state.range(1));
   const int steps = steps_for(batch);
   const int threads_before = sg::num_threads();
+  sg::train::Overrides overrides{{"batch=" + std::to_string(batch), "steps=" + std::to_string(steps)}, {}};
+  if (kSimple) overrides.without = {"reg-polar", "reg-planar", "reg-norm-v"};
   sg::train::Options o;
-  o.batch = batch;
+  o.experiment = sg::train::load_experiment("ex-1.7", overrides);
   o.threads = threads;
-  o.steps = steps;
   o.quiet = true;
   o.write_outputs = false;
-  if (kSimple) o.without = {"reg-polar", "reg-planar", "reg-norm-v"};
   for (auto _ : state) {
     const sg::train::Result r = sg::train::run(o);
     state.SetIterationTime(r.train_seconds);

@@ -166,7 +166,9 @@ int compare(int argc, char** argv) {
   std::string out;
   bool quiet = false;
   std::string names;
-  for (const std::string& n : train::preset_names()) names += (names.empty() ? "" : ", ") + n;
+  for (const std::string& n : train::builtin_names()) names += (names.empty() ? "" : ", ") + n;
+  unsigned long long seed = 0;
+  int steps = 0;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
     if (arg == "--help" || arg == "-h") {
@@ -191,8 +193,8 @@ int compare(int argc, char** argv) {
     } else if (arg == "--out") {
       out = value;
     } else if ((arg == "--seed" || arg == "--steps" || arg == "--probe-every") && is_number) {
-      if (arg == "--seed") base.seed = (unsigned long long)number_value;
-      if (arg == "--steps") base.steps = int(number_value);
+      if (arg == "--seed") seed = (unsigned long long)number_value;
+      if (arg == "--steps") steps = int(number_value);
       if (arg == "--probe-every") base.probe_every = int(number_value);
     } else {
       std::fprintf(stderr, "spheregrad compare: unknown option or bad value '%s %s' (try --help)\n", arg.c_str(),
@@ -204,22 +206,26 @@ int compare(int argc, char** argv) {
     std::fprintf(stderr, "spheregrad compare: --presets needs at least two presets (try --help)\n");
     return 2;
   }
-  for (const std::string& p : presets) train::find_preset(p);  // unknown names fail before any training
-  if (out.empty()) out = "out/compare-" + presets[0] + "-vs-" + presets[1] + "-seed" + std::to_string(base.seed);
+  std::vector<train::Experiment> experiments;  // unknown names fail before any training
+  train::Overrides overrides{{"seed=" + std::to_string(seed)}, {}};
+  if (steps > 0) overrides.set.push_back("steps=" + std::to_string(steps));
+  for (const std::string& p : presets) experiments.push_back(train::load_experiment(p, overrides));
+  if (out.empty()) out = "out/compare-" + presets[0] + "-vs-" + presets[1] + "-seed" + std::to_string(seed);
   std::filesystem::create_directories(out);
 
   std::vector<RunData> runs;
-  for (const std::string& p : presets) {
+  for (std::size_t e = 0; e < presets.size(); ++e) {
+    const std::string& p = presets[e];
     train::Options o = base;
-    o.preset = p;
+    o.experiment = experiments[e];
     o.out = out + "/runs/" + p;
     o.overwrite = true;  // the comparison owns its run folders
-    if (!quiet) std::printf("training %s (seed %llu) ...\n", p.c_str(), o.seed);
+    if (!quiet) std::printf("training %s (seed %llu) ...\n", p.c_str(), seed);
     RunData r;
     r.preset = p;
     r.result = train::run(o);
     r.curves = read_curves(o.out + "/metrics.csv");
-    const schedule::Dopesheet sheet = schedule::parse_dopesheet(train::find_preset(p).dopesheet);
+    const schedule::Dopesheet sheet = schedule::parse_dopesheet(experiments[e].dopesheet);
     for (const schedule::PhaseInstance& ph : sheet.phases)
       if (ph.start > 0 && ph.start < r.result.steps) r.phase_starts.push_back(ph.start);
     for (const std::string& n : r.curves.names)
@@ -363,7 +369,7 @@ int compare(int argc, char** argv) {
 
   std::string title = "Comparison:";
   for (const std::string& p : presets) title += " " + p;
-  title += " (seed " + std::to_string(base.seed) + ")";
+  title += " (seed " + std::to_string(seed) + ")";
   std::string md = "# " + title + "\n\nRun folders: " + out + "/runs/<preset>/ (each with its report.html). "
                    "Curves: total.svg, recon.svg.\n\n";
   std::string html = "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>" + title +

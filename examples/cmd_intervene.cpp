@@ -334,8 +334,9 @@ Outcome run_one(const std::string& dir, const Settings& s) {
   color::Hsv reference{};
   if (latent) {
     // The direction comes from the preset the run was trained with (its anchor axis).
-    if (trained.preset.empty()) throw std::runtime_error(trained.checkpoint + ": no \"preset\" in the metadata");
-    const intervene::Concept target = intervene::find_concept(train::find_preset(trained.preset), s.label, k);
+    if (trained.experiment.empty()) throw std::runtime_error(trained.checkpoint + ": no experiment in the metadata");
+    const intervene::Concept target =
+        intervene::find_concept(train::parse_experiment(trained.experiment, trained.checkpoint), s.label, k);
     o.direction = target.direction;
     reference = target.hsv;
     o.target = s.label;

@@ -39,7 +39,8 @@ TrainedModel load_trained_model(const std::string& path) {
     return it == st.metadata.end() ? std::string() : it->second;
   };
   t.model = meta("model");
-  t.preset = meta("preset");
+  t.preset = meta("experiment");
+  t.experiment = meta("experiment.json");
   t.seed = meta("seed");
   t.step = meta("step");
   if (t.model.empty()) throw std::runtime_error(t.checkpoint + ": no \"model\" in the metadata (not a spheregrad checkpoint?)");

@@ -13,7 +13,8 @@ namespace sg::cli {
 // from a checkpoint file, with the run's metadata.
 struct TrainedModel {
   std::string checkpoint;                 // the file read
-  std::string model, preset, seed, step;  // metadata ("" when absent; model is required)
+  std::string model, preset, seed, step;  // metadata ("" when absent; model is required); preset: the experiment's label
+  std::string experiment;                 // the resolved experiment (JSON text; "" when absent)
   std::vector<std::string> names;         // parameter names, in the model's order
   std::vector<Matrix<float>> values;      // w*, one matrix per parameter
 };

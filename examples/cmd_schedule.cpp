@@ -35,7 +35,7 @@ const char kUsage[] =
     "                 phase bands and action markers; the CSV is then printed only with --steps\n"
     "  -h, --help     show this help\n"
     "\n"
-    "example: spheregrad schedule examples/dopesheets/ex-1.7.csv --steps 0,10,5000,7500\n";
+    "example: spheregrad schedule examples/experiments/ex-1.7.csv --steps 0,10,5000,7500\n";
 
 // Quoted when a reader would split it or trim it.
 std::string csv_field(std::string_view text) {

@@ -79,16 +79,15 @@ std::string read_text(const std::string& path) {
 // One run, in this process: its row (an error becomes a row, never a stopped sweep).
 std::string run_one(const sweep::RunSpec& run, const Settings& s) {
   train::Options o;
-  o.preset = run.preset;
-  o.seed = run.seed;
-  o.steps = s.steps;
   o.threads = s.threads;
-  o.without = run.without;
   o.quiet = true;
   o.write_outputs = s.folders;
   o.out = s.out + "/runs/" + sweep::run_name(run);
   o.overwrite = true;  // the sweep owns its run folders
   try {
+    train::Overrides overrides{{"seed=" + std::to_string(run.seed)}, run.without};
+    if (s.steps > 0) overrides.set.push_back("steps=" + std::to_string(s.steps));
+    o.experiment = train::load_experiment(run.preset, overrides);
     const train::Result r = train::run(o);
     return sweep::csv_row(run, &r, "");
   } catch (const std::exception& e) {
@@ -212,7 +211,7 @@ int sweep(int argc, char** argv) {
   s.plan.presets = {"ex-1.7"};
   s.plan.seeds = {0};
   std::string names;
-  for (const std::string& n : train::preset_names()) names += (names.empty() ? "" : ", ") + n;
+  for (const std::string& n : train::builtin_names()) names += (names.empty() ? "" : ", ") + n;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
     if (arg == "--help" || arg == "-h") {

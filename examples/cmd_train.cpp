@@ -45,9 +45,10 @@ const char* const kHelp =
 
 int train(int argc, char** argv) {
   train::Options o;
-  std::string resume_dir;
+  std::string resume_dir, experiment = "ex-1.7";
+  train::Overrides overrides;
   std::string names;
-  for (const std::string& n : train::preset_names()) names += (names.empty() ? "" : ", ") + n;
+  for (const std::string& n : train::builtin_names()) names += (names.empty() ? "" : ", ") + n;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
     if (arg == "--help" || arg == "-h") {
@@ -64,18 +65,20 @@ int train(int argc, char** argv) {
     }
     const char* value = argv[++i];
     try {
-      if (arg == "--preset") o.preset = value;
-      else if (arg == "--seed") o.seed = (unsigned long long)parse_integer("--seed", value, 0);
-      else if (arg == "--steps") o.steps = int(parse_integer("--steps", value, 1));
-      else if (arg == "--batch") o.batch = int(parse_integer("--batch", value, 2));
+      if (arg == "--preset") experiment = value;
+      else if (arg == "--seed") overrides.set.push_back("seed=" + std::to_string(parse_integer("--seed", value, 0)));
+      else if (arg == "--steps") overrides.set.push_back("steps=" + std::to_string(parse_integer("--steps", value, 1)));
+      else if (arg == "--batch") overrides.set.push_back("batch=" + std::to_string(parse_integer("--batch", value, 2)));
       else if (arg == "--threads") o.threads = int(parse_integer("--threads", value, 1));
-      else if (arg == "--dopesheet") o.dopesheet = value;
-      else if (arg == "--without") o.without.push_back(value);
-      else if (arg == "--snapshot-every") o.snapshot_every = int(parse_integer("--snapshot-every", value, 0));
+      else if (arg == "--dopesheet") overrides.set.push_back("dopesheet=" + std::string(value));
+      else if (arg == "--without") overrides.without.push_back(value);
+      else if (arg == "--set") overrides.set.push_back(value);
+      else if (arg == "--snapshot-every")
+        overrides.set.push_back("snapshot_every=" + std::to_string(parse_integer("--snapshot-every", value, 0)));
       else if (arg == "--out") o.out = value;
       else if (arg == "--checkpoint-every") o.checkpoint_every = int(parse_integer("--checkpoint-every", value, 1));
       else if (arg == "--resume") resume_dir = value;
-      else if (arg == "--log-every") o.log_every = int(parse_integer("--log-every", value, 1));
+      else if (arg == "--log-every") overrides.set.push_back("log_every=" + std::to_string(parse_integer("--log-every", value, 1)));
       else {
         std::fprintf(stderr, "spheregrad train: unknown option '%s' (try --help)\n", arg.c_str());
         return 2;
@@ -100,11 +103,13 @@ int train(int argc, char** argv) {
     o = train::resume_options(resume_dir);
     o.threads = threads;
     o.quiet = quiet;
+  } else {
+    o.experiment = train::load_experiment(experiment, overrides);
   }
   const train::Result r = train::run(o);
   if (!o.quiet) {
     const train::FinalMetrics& m = r.metrics;
-    std::printf("%s seed %llu: %d steps in %.3f s (%.0f steps/s), peak RSS %.1f MB\n", o.preset.c_str(), o.seed,
+    std::printf("%s seed %llu: %d steps in %.3f s (%.0f steps/s), peak RSS %.1f MB\n", o.experiment.label().c_str(), o.experiment.seed,
                 r.steps, r.train_seconds, r.steps_per_second, r.peak_rss_kb / 1024.0);
     std::printf("  recon MSE (RGB 8^3)   %.3g\n", m.recon_mse_validation);
     std::printf("  separate (last step)  %.3g\n", m.separate_final);
@@ -114,12 +119,12 @@ int train(int argc, char** argv) {
                 m.crumpled ? "CRUMPLED" : "clean wheel");
     std::printf("  planarity (vibrant)   %.3g\n", m.planarity_vibrant);
     std::printf("  training loss         total %.4g  recon %.4g (last step)\n", r.final_total, r.final_recon);
-    const train::Preset& preset = train::find_preset(o.preset);
+    const train::Experiment& preset = o.experiment;
     if (preset.heldout)
       std::printf("  trained hues          %d inversions, winding %d, gap %.1f deg after hue %d (held out %d-%d)\n",
                   m.train_hue_inversions, m.train_hue_winding, m.train_gap_deg, m.train_gap_after_deg,
                   preset.heldout->first_deg, preset.heldout->last_deg);
-    if (preset.model == "Ex13")
+    if (preset.model.bottleneck == 3)
       std::printf("  dome (v = 0.5 hues)   height %.3f  same side %.3f\n", m.dome_height, m.dome_consistency);
     std::printf("  outputs in %s/ (open report.html)\n", r.out_dir.c_str());
   }

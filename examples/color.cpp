@@ -123,14 +123,9 @@ double vibrancy(const float* c) {
   return double(std::max({c[0], c[1], c[2]})) - double(std::min({c[0], c[1], c[2]}));
 }
 
-std::vector<LabelRule> label_rules(LabelSet set) {
-  if (set == LabelSet::None) return {};
-  if (set == LabelSet::M1)
-    return {{"red", [](const float* c) { return 0.5 * std::pow(redness(c), 10); }},
-            {"vibrant", [](const float* c) { return 0.5 * std::pow(vibrancy(c), 100); }},
-            {"desaturated", [](const float* c) { return 0.5 * std::pow(1 - vibrancy(c), 10); }}};
-  return {{"red", [](const float* c) { return 0.08 * std::pow(redness(c), 8); }},
-          {"vibrant", [](const float* c) { return 0.01 * std::pow(vibrancy(c), 10); }}};
+double LabelRule::probability(const float* rgb) const {
+  const double b = base == Base::Redness ? redness(rgb) : base == Base::Vibrancy ? vibrancy(rgb) : 1 - vibrancy(rgb);
+  return scale * std::pow(b, power);
 }
 
 namespace {

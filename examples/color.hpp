@@ -55,14 +55,17 @@ ColorSet hsv_grid(const std::vector<double>& hues, const std::vector<double>& sa
 double redness(const float* rgb);   // r (1 - g/2 - b/2): 1 only at pure red
 double vibrancy(const float* rgb);  // chroma = max - min = S V
 
-// Label probabilities. None: no labels at all (the experiments without selective terms).
-enum class LabelSet { None, M1, M2 };
+// A label rule: p(label | color) = scale x base(color)^power, base one of redness, vibrancy and
+// desaturation (1 - vibrancy). Milestone 1: red 0.5 redness^10, vibrant 0.5 vibrancy^100,
+// desaturated 0.5 (1 - vibrancy)^10; milestone 2 ("redux"): red 0.08 redness^8, vibrant
+// 0.01 vibrancy^10.
 struct LabelRule {
+  enum class Base { Redness, Vibrancy, Desaturation };
   std::string name;
-  double (*probability)(const float* rgb);
+  Base base = Base::Redness;
+  double scale = 1, power = 1;
+  double probability(const float* rgb) const;
 };
-// M1: red, vibrant, desaturated; M2: red, vibrant; None: no rule.
-std::vector<LabelRule> label_rules(LabelSet set);
 
 // ------------------------------------------------------------------ curriculum focus
 

@@ -253,7 +253,7 @@ std::vector<double> per_color_mse(const Matrix<float>& out, const Matrix<float>&
 
 std::vector<std::pair<std::string, color::Hsv>> concept_colors() { return {{"red", {0, 1, 1}}}; }
 
-Concept find_concept(const train::Preset& preset, const std::string& label, int k) {
+Concept find_concept(const train::Experiment& experiment, const std::string& label, int k) {
   const auto known = concept_colors();
   std::string names;
   const color::Hsv* hsv = nullptr;
@@ -262,15 +262,15 @@ Concept find_concept(const train::Preset& preset, const std::string& label, int 
     if (name == label) hsv = &c;
   }
   if (!hsv) throw std::invalid_argument("unknown concept '" + label + "' (known: " + names + ")");
-  for (const train::Regularizer& r : preset.regularizers) {
+  for (const train::Regularizer& r : experiment.regularizers) {
     const bool anchors = r.kind == train::TermKind::Anchor || r.kind == train::TermKind::AngularAnchor;
     if (!anchors || !r.affinities.count(label) || r.anchor_sign <= 0) continue;
     if (r.anchor_axis >= k)
-      throw std::invalid_argument("preset " + preset.name + " anchors '" + label + "' to dim " +
+      throw std::invalid_argument("experiment " + experiment.name + " anchors '" + label + "' to dim " +
                                   std::to_string(r.anchor_axis) + ", beyond the bottleneck's " + std::to_string(k));
     return {label, loss::axis(k, r.anchor_axis, r.anchor_sign), *hsv};
   }
-  throw std::invalid_argument("preset " + preset.name + " anchors no concept '" + label +
+  throw std::invalid_argument("experiment " + experiment.name + " anchors no concept '" + label +
                               "': its bottleneck has no known direction for it");
 }
 

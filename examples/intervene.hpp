@@ -37,7 +37,7 @@
 #include "nn/models.hpp"
 
 namespace sg::train {
-struct Preset;
+struct Experiment;
 }
 
 namespace sg::intervene {
@@ -102,7 +102,7 @@ struct Concept {
 // the preset anchors the label to (red: +dim 0 -- the trained geometry puts it there by
 // construction, so it needs no data to find). Throws std::invalid_argument for a label that is
 // not a concept (listing the known ones) or one the preset does not anchor.
-Concept find_concept(const train::Preset& preset, const std::string& label, int k);
+Concept find_concept(const train::Experiment& experiment, const std::string& label, int k);
 // The colors that concepts stand for (HSV): red = (0, 1, 1).
 std::vector<std::pair<std::string, color::Hsv>> concept_colors();
 

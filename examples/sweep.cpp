@@ -98,9 +98,9 @@ std::vector<RunSpec> expand(const Plan& plan) {
   if (plan.ablations.empty()) throw std::invalid_argument("a sweep needs at least one ablation (\"\" for none)");
   std::vector<RunSpec> runs;
   for (const std::string& name : plan.presets) {
-    const train::Preset& preset = train::find_preset(name);
+    const train::Experiment experiment = train::load_experiment(name);
     std::vector<std::string> regs;
-    for (const train::Regularizer& r : preset.regularizers) regs.push_back(r.name);
+    for (const train::Regularizer& r : experiment.regularizers) regs.push_back(r.name);
     std::vector<std::vector<std::string>> ablations;
     for (const std::string& a : plan.ablations) {
       if (a == "subsets") {

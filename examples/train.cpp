@@ -1,5 +1,5 @@
-// examples/train.cpp -- name validation, data sources, the training loop, metrics and outputs
-// (the presets themselves are in examples/presets.cpp).
+// examples/train.cpp -- data sources, the training loop, metrics and outputs (the experiment
+// itself, checked, comes from examples/experiment/).
 #include "examples/train.hpp"
 
 #include <sys/resource.h>
@@ -219,6 +219,8 @@ nlohmann::json series_json(const std::vector<figures::Series>& series) {
 // fractions change).
 struct Source {
   const PhaseData* spec = nullptr;
+  bool full_batch() const { return spec->sampling == Sampling::FullBatch; }
+  bool focused() const { return spec->sampling == Sampling::Focused; }
   Tensor<float> data;
   std::optional<color::Sampler> sampler;
   std::vector<std::vector<double>> label_probability;  // [rule][cell]
@@ -231,14 +233,11 @@ struct Source {
 class Run {
  public:
   Run(const Options& o)
-      : o_(o), preset_(find_preset(o.preset)), batch_(o.batch > 0 ? o.batch : preset_.batch),
-        sheet_(o.dopesheet.empty()
-                   ? schedule::parse_dopesheet(preset_.dopesheet, preset_.name + " (embedded dopesheet)")
-                   : schedule::load_dopesheet(o.dopesheet)),
-        timeline_(sheet_), rules_(color::label_rules(preset_.labels)), init_(o.seed, Stream::Init),
-        sampler_rng_(o.seed, Stream::Sampler), label_rng_(o.seed, Stream::Labels),
-        model_(make_model(tape_, preset_.model, init_)), validation_(color::rgb_cube(8)),
-        params_(model_.parameters()), adam_(params_, 0.0) {
+      : o_(o), exp_(o_.experiment), batch_(exp_.batch),
+        sheet_(schedule::parse_dopesheet(exp_.dopesheet, exp_.label() + " (dopesheet)")), timeline_(sheet_),
+        rules_(exp_.labels), init_(exp_.seed, Stream::Init), sampler_rng_(exp_.seed, Stream::Sampler),
+        label_rng_(exp_.seed, Stream::Labels), model_(mlp_autoencoder(tape_, exp_.model, init_)),
+        validation_(color::rgb_cube(8)), params_(model_.parameters()), adam_(params_, 0.0) {
     bind_names();
     bind_data();
     {
@@ -252,21 +251,22 @@ class Run {
     reference_tensor_ = tape_.tensor(color::hue_ring(6).rgb);  // the drift anchor's reference set
     int largest = batch_;
     for (const Source& s : sources_)
-      if (s.spec->full_batch) largest = std::max(largest, s.spec->set.size());
+      if (s.full_batch()) largest = std::max(largest, s.spec->set.size());
     index_.resize(largest);
-    labels_.resize(std::size_t(largest) * rules_.size());
+    focus_of_sample_.resize(largest);
+    for (const color::LabelRule& rule : rules_) labels_[rule.name].reserve(largest);
     label_count_.resize(rules_.size());
     curve_reg_.resize(regs_.size());
     curve_sched_.resize(sheet_.properties.size());
     mark_ = tape_.mark();
-    steps_ = o.steps >= 0 ? o.steps : timeline_.length();
+    steps_ = exp_.steps >= 0 ? exp_.steps : timeline_.length();
     // Reserved once, so that logging a step never allocates.
     const long window = std::max(1, steps_ / 500);
     for (WindowMeans* c : curves()) {
       c->window = window;
       c->means.reserve(std::size_t(steps_ / window + 1));  // logging a step never allocates
     }
-    out_dir_ = o.out.empty() ? "out/" + preset_.name + "-seed" + std::to_string(o.seed) : o.out;
+    out_dir_ = o.out.empty() ? default_out(exp_) : o.out;
   }
 
   // A run that stops early (an error) leaves no half-written metrics file behind.
@@ -287,7 +287,7 @@ class Run {
   Source& source();
   void update_focus(Source& s);
   void draw_batch(const Source& s);
-  Tensor<float> sample_weights(const BoundRegularizer* r, const Source& s, bool& plain);
+  std::optional<Tensor<float>> sample_weights(const BoundRegularizer* r, const Source& s);
   void probe(int step, const std::string& term, double weight, double raw, Tensor<float> weighted, Tensor<float> z);
   void train_step(int step);
   void open_metrics();
@@ -299,7 +299,7 @@ class Run {
   int restore();
 
   const Options o_;
-  const Preset& preset_;
+  const Experiment& exp_;
   const int batch_;
   schedule::Dopesheet sheet_;
   schedule::Timeline timeline_;
@@ -313,10 +313,9 @@ class Run {
   int k_ = 0, steps_ = 0;
   int lr_column_ = -1, recon_column_ = -1, fraction_column_ = -1, hues_column_ = -1, vibrancies_column_ = -1;
   std::vector<BoundRegularizer> regs_;
-  PhaseData cube_;                  // the data of a preset that names none: the HSV cube
   std::vector<Source> sources_;
   std::vector<int> phase_source_;   // per phase instance of the dopesheet: index into sources_
-  int default_source_ = -1;         // steps before the first PHASE row, and unlisted phases
+  int default_source_ = -1;         // "*": steps before the first PHASE row, and unlisted phases
   Tensor<float> reference_tensor_;
   loss::DriftAnchor<float> drift_;
   Tape<float>::Mark mark_{};
@@ -324,7 +323,8 @@ class Run {
   // Per step, reused.
   int batch_rows_ = 0;                 // this step's batch size
   std::vector<int> index_;             // the cells of this step's batch
-  std::vector<unsigned char> labels_;  // [sample][rule]
+  loss::Labels labels_;                // per rule, 0 or 1 per sample of this step's batch
+  std::vector<double> focus_of_sample_;  // a focused source's focus of each sample
   std::vector<int> label_count_;
   double recon_value_ = 0, total_value_ = 0;
   std::vector<GradientProbe> probes_;
@@ -343,105 +343,47 @@ class Run {
   std::vector<float> snapshots_, snapshot_steps_;
 };
 
-// Every regularizer needs a column; every column needs a regularizer or a known setting.
+// The columns and labels of the regularizers (the experiment has checked that they exist).
 void Run::bind_names() {
   lr_column_ = sheet_.property_index("lr");
-  if (lr_column_ < 0) throw std::runtime_error(sheet_.source + ": no 'lr' column");
   recon_column_ = sheet_.property_index("loss-recon");
-  for (const std::string& w : o_.without) {
-    bool found = false;
-    for (const Regularizer& r : preset_.regularizers) found = found || r.name == w;
-    if (!found) throw std::runtime_error("--without " + w + ": preset " + preset_.name + " has no regularizer of that name");
-  }
-  std::vector<bool> used(sheet_.properties.size(), false);
-  used[lr_column_] = true;
-  if (recon_column_ >= 0) used[recon_column_] = true;
-  // The curriculum's settings, known only to the presets whose focus reads them.
-  std::vector<std::string> settings = {"lr", "loss-recon"};
-  std::vector<std::pair<const char*, int*>> needed;
-  if (preset_.focus == Focus::Vibrancy) needed = {{"data-fraction", &fraction_column_}};
-  if (preset_.focus == Focus::VibrancyAndHues)
-    needed = {{"data-hues", &hues_column_}, {"data-vibrancies", &vibrancies_column_}};
-  for (const auto& [name, column] : needed) {
-    settings.push_back(name);
-    *column = sheet_.property_index(name);
-    if (*column < 0)
-      throw std::runtime_error("preset " + preset_.name + " needs the setting '" + name + "', which has no column in " +
-                               sheet_.source);
-    used[*column] = true;
-  }
-  for (const Regularizer& r : preset_.regularizers) {
-    const int column = sheet_.property_index(r.name);
-    if (column < 0)
-      throw std::runtime_error("regularizer '" + r.name + "' has no column in " + sheet_.source +
-                               " (a missing weight is an error, never a default)");
-    used[column] = true;
-    if (std::find(o_.without.begin(), o_.without.end(), r.name) != o_.without.end()) continue;
-    BoundRegularizer b{&r, std::size_t(column), {}, {}};
-    for (const auto& [label, strength] : r.affinities) {
-      int index = -1;
-      for (std::size_t k = 0; k < rules_.size(); ++k)
-        if (rules_[k].name == label) index = int(k);
-      if (index < 0) throw std::runtime_error("regularizer '" + r.name + "': unknown label '" + label + "'");
-      b.affinities.push_back({index, strength});
-    }
-    regs_.push_back(b);
-  }
-  std::string known;
-  for (const std::string& s : settings) known += (known.empty() ? "" : ", ") + s;
-  for (std::size_t c = 0; c < used.size(); ++c)
-    if (!used[c])
-      throw std::runtime_error(sheet_.source + ": column '" + sheet_.properties[c].name + "' matches no regularizer of preset " +
-                               preset_.name + " and no setting (" + known + ")");
+  fraction_column_ = sheet_.property_index("data-fraction");
+  hues_column_ = sheet_.property_index("data-hues");
+  vibrancies_column_ = sheet_.property_index("data-vibrancies");
+  for (const Regularizer& r : exp_.regularizers)
+    if (r.enabled) regs_.push_back({&r, std::size_t(sheet_.property_index(r.name)), {}});
 }
 
-// Every phase of the dopesheet gets a source; a phase the preset has no data for is an error.
+// A source per data entry; every phase of the dopesheet maps to its own or to "*".
 void Run::bind_data() {
-  std::vector<const PhaseData*> specs;
-  if (preset_.data.empty()) {
-    cube_ = {"", color::hsv_cube(), false, false};
-    specs.push_back(&cube_);
-  }
-  for (const PhaseData& d : preset_.data) specs.push_back(&d);
-  for (const PhaseData* d : specs) {
+  for (const PhaseData& d : exp_.data) {
     Source s;
-    s.spec = d;
-    s.data = tape_.tensor(d->set.rgb);
-    if (!d->full_batch) s.sampler.emplace(d->set.weight);
+    s.spec = &d;
+    s.data = tape_.tensor(d.set.rgb);
+    if (!s.full_batch()) s.sampler.emplace(d.set.weight);
     for (const color::LabelRule& rule : rules_) {
       std::vector<double> p;
-      for (int i = 0; i < d->set.size(); ++i) p.push_back(rule.probability(d->set.rgb.row(i).data()));
+      for (int i = 0; i < d.set.size(); ++i) p.push_back(rule.probability(d.set.rgb.row(i).data()));
       s.label_probability.push_back(std::move(p));
     }
-    if (d->focused) {
-      if (preset_.focus == Focus::None || d->full_batch)
-        throw std::logic_error("preset " + preset_.name + ": a focused source needs a focus and sampling");
-      for (int i = 0; i < d->set.size(); ++i) {
-        const color::Hsv hsv = color::rgb_to_hsv({d->set.rgb(i, 0), d->set.rgb(i, 1), d->set.rgb(i, 2)});
+    if (s.focused()) {
+      for (int i = 0; i < d.set.size(); ++i) {
+        const color::Hsv hsv = color::rgb_to_hsv({d.set.rgb(i, 0), d.set.rgb(i, 1), d.set.rgb(i, 2)});
         s.vibrancy.push_back(hsv.s * hsv.v);
         s.hue_focus.push_back(color::primary_secondary_focus(hsv.h));
       }
-      s.focus.assign(d->set.size(), 1.0);
-      s.weight.assign(d->set.size(), 0.0);
+      s.focus.assign(d.set.size(), 1.0);
+      s.weight.assign(d.set.size(), 0.0);
     }
-    if (d->phase.empty()) default_source_ = int(sources_.size());
+    if (d.phase == "*") default_source_ = int(sources_.size());
     sources_.push_back(std::move(s));
   }
-  std::string known;
-  for (const PhaseData* d : specs)
-    if (!d->phase.empty()) known += (known.empty() ? "'" : ", '") + d->phase + "'";
   for (const schedule::PhaseInstance& phase : sheet_.phases) {
     int found = default_source_;
     for (std::size_t i = 0; i < sources_.size(); ++i)
       if (sources_[i].spec->phase == phase.name) found = int(i);
-    if (found < 0)
-      throw std::runtime_error(sheet_.source + ": phase '" + phase.name + "' has no data in preset " + preset_.name +
-                               " (its phases: " + known + ")");
     phase_source_.push_back(found);
   }
-  if (default_source_ < 0 && (sheet_.phases.empty() || sheet_.phases.front().start > 0))
-    throw std::runtime_error(sheet_.source + ": preset " + preset_.name +
-                             " has data per phase only, and steps before the first PHASE row have none");
 }
 
 Source& Run::source() {
@@ -451,15 +393,15 @@ Source& Run::source() {
 
 // bias x focus, rewritten in place only when a scheduled fraction has changed.
 void Run::update_focus(Source& s) {
-  const double fraction = preset_.focus == Focus::Vibrancy ? timeline_.value(fraction_column_)
-                                                           : timeline_.value(vibrancies_column_);
-  const double hue_fraction = preset_.focus == Focus::VibrancyAndHues ? timeline_.value(hues_column_) : 0.0;
+  const double fraction = exp_.focus == Focus::Vibrancy ? timeline_.value(fraction_column_)
+                                                        : timeline_.value(vibrancies_column_);
+  const double hue_fraction = exp_.focus == Focus::VibrancyAndHues ? timeline_.value(hues_column_) : 0.0;
   if (fraction == s.fraction && hue_fraction == s.hue_fraction) return;
   s.fraction = fraction;
   s.hue_fraction = hue_fraction;
   for (std::size_t i = 0; i < s.focus.size(); ++i) {
     double f = color::levels(s.vibrancy[i], fraction);
-    if (preset_.focus == Focus::VibrancyAndHues) f *= color::levels(s.hue_focus[i], hue_fraction);
+    if (exp_.focus == Focus::VibrancyAndHues) f *= color::levels(s.hue_focus[i], hue_fraction);
     s.focus[i] = f;
     s.weight[i] = s.spec->set.weight[i] * f;
   }
@@ -474,37 +416,29 @@ void Run::update_focus(Source& s) {
 // The batch: per sample, a cell (drawn by weight, or every row in order for a full batch),
 // then one uniform per label rule in order.
 void Run::draw_batch(const Source& s) {
-  batch_rows_ = s.spec->full_batch ? s.spec->set.size() : batch_;
+  batch_rows_ = s.full_batch() ? s.spec->set.size() : batch_;
   std::fill(label_count_.begin(), label_count_.end(), 0);
+  for (const color::LabelRule& rule : rules_) labels_[rule.name].resize(batch_rows_);
   for (int i = 0; i < batch_rows_; ++i) {
-    index_[i] = s.spec->full_batch ? i : s.sampler->draw(sampler_rng_);
+    index_[i] = s.full_batch() ? i : s.sampler->draw(sampler_rng_);
     for (std::size_t r = 0; r < rules_.size(); ++r) {
       const bool on = label_rng_.uniform() < s.label_probability[r][index_[i]];
-      labels_[i * rules_.size() + r] = on;
+      labels_[rules_[r].name][i] = on;
       label_count_[r] += on;
     }
+    if (s.focused()) focus_of_sample_[i] = s.focus[index_[i]];
   }
 }
 
-// A term's per-sample weights as a tape constant: its label selection, alpha_i = clamp(sum
-// over labels of label_i * strength, 0, 1), times the sample's focus for a focus-weighted term
-// on a focused source. `plain` says that every weight is 1 (a plain mean does).
-Tensor<float> Run::sample_weights(const BoundRegularizer* r, const Source& s, bool& plain) {
-  const bool by_focus = (r ? r->spec->focus_weighted : preset_.focus_weighted_recon) && s.spec->focused;
-  plain = !by_focus && (!r || r->affinities.empty());
-  if (plain) return {};
-  Tensor<float> alpha = tape_.tensor(batch_rows_, 1);
-  for (int i = 0; i < batch_rows_; ++i) {
-    double a = 1;
-    if (r && !r->affinities.empty()) {
-      a = 0;
-      for (const auto& [label, strength] : r->affinities) a += labels_[i * rules_.size() + label] * strength;
-      a = std::clamp(a, 0.0, 1.0);
-    }
-    if (by_focus) a *= s.focus[index_[i]];
-    alpha.data()[i] = float(a);
-  }
-  return alpha;
+// A term's per-sample weights (loss::selection_weights): its label selection, times the
+// sample's focus for a focus-weighted term on a focused source; none when every weight is 1
+// (the term is a plain mean). `r` null: the reconstruction.
+std::optional<Tensor<float>> Run::sample_weights(const BoundRegularizer* r, const Source& s) {
+  const bool by_focus = (r ? r->spec->focus_weighted : exp_.focus_weighted_recon) && s.focused();
+  static const loss::Affinities kEverySample;
+  const loss::Affinities& affinities = r ? r->spec->affinities : kEverySample;
+  if (!by_focus && affinities.empty()) return std::nullopt;
+  return loss::selection_weights(tape_, affinities, labels_, batch_rows_, by_focus ? focus_of_sample_.data() : nullptr);
 }
 
 // The gradient of one weighted term with respect to the latents it acts on, split into radial
@@ -536,15 +470,13 @@ void Run::train_step(int step) {
     drift_.capture(model_.encoder.forward(reference_tensor_));
   }
   Source& src = source();
-  if (src.spec->focused) update_focus(src);
+  if (src.focused()) update_focus(src);
   draw_batch(src);
-  const Tensor<float> x = src.spec->full_batch ? src.data : gather_rows(src.data, index_.data(), batch_rows_);
+  const Tensor<float> x = src.full_batch() ? src.data : gather_rows(src.data, index_.data(), batch_rows_);
   const auto forward = model_.forward(x);
-  bool plain = true;
-  const Tensor<float> recon_alpha = sample_weights(nullptr, src, plain);
-  const Tensor<float> recon =
-      plain ? mean(pow(forward.reconstruction - x, 2.0))
-            : *loss::weighted_mean(loss::reconstruction(forward.reconstruction, x), recon_alpha);
+  const std::optional<Tensor<float>> recon_alpha = sample_weights(nullptr, src);
+  const Tensor<float> recon = recon_alpha ? *loss::weighted_mean(loss::reconstruction(forward.reconstruction, x), *recon_alpha)
+                                          : loss::mse(forward.reconstruction, x);
   recon_value_ = recon.item();
   check_finite(recon_value_, "recon", step);
   Tensor<float> total = recon_column_ < 0 ? recon : recon * values[recon_column_];
@@ -556,19 +488,19 @@ void Run::train_step(int step) {
     std::optional<Tensor<float>> term;
     Tensor<float> z = forward.bottleneck;
     if (r.spec->kind == TermKind::Uniformity) {
-      term = loss::uniformity(z);
+      term = loss::uniformity(z, r.spec->uniformity_t);
     } else if (r.spec->kind == TermKind::DriftAnchor) {
       if (!drift_.captured()) continue;
       z = model_.encoder.forward(reference_tensor_);
       term = mean(drift_.loss(z));
     } else {
-      const Tensor<float> alpha = sample_weights(&r, src, plain);
-      if (plain) {
-        term = mean(per_sample_term(r, z));
+      const std::optional<Tensor<float>> alpha = sample_weights(&r, src);
+      if (alpha) {
+        const float* a = alpha->data();
+        if (std::all_of(a, a + alpha->rows(), [](float v) { return v == 0; })) continue;  // none selected: skipped
+        term = loss::weighted_mean(per_sample_term(r, z), *alpha);
       } else {
-        const float* a = alpha.data();
-        if (std::all_of(a, a + alpha.rows(), [](float v) { return v == 0; })) continue;  // none selected: skipped
-        term = loss::weighted_mean(per_sample_term(r, z), alpha);
+        term = mean(per_sample_term(r, z));
       }
     }
     r.last_raw = term->item();
@@ -595,7 +527,7 @@ Result Run::train() {
   const auto start = Clock::now();
   auto last_print = start;
   for (int step = first; step < steps_; ++step) {
-    if (o_.write_outputs && o_.snapshot_every > 0 && step % o_.snapshot_every == 0) snapshot(step);
+    if (o_.write_outputs && exp_.snapshot_every > 0 && step % exp_.snapshot_every == 0) snapshot(step);
     train_step(step);
     log_step(step);
     if (progress && (step + 1) % 256 == 0 && Clock::now() - last_print > std::chrono::milliseconds(100)) {
@@ -607,7 +539,7 @@ Result Run::train() {
     if (o_.checkpoint_every > 0 && (step + 1) % o_.checkpoint_every == 0 && step + 1 < steps_) checkpoint(step + 1);
     if (step + 1 < steps_) timeline_.step();
   }
-  if (o_.write_outputs && o_.snapshot_every > 0) snapshot(steps_);
+  if (o_.write_outputs && exp_.snapshot_every > 0) snapshot(steps_);
   Result result;
   result.train_seconds = std::chrono::duration<double>(Clock::now() - start).count();
   if (progress) std::fprintf(stderr, "\r%*s\r", 90, "");
@@ -616,7 +548,7 @@ Result Run::train() {
   result.steps_per_second = (steps_ - first) / result.train_seconds;
   result.final_total = total_value_;
   result.final_recon = recon_value_;
-  result.metrics = measure(model_, tape_, preset_.heldout);
+  result.metrics = measure(model_, tape_, exp_.heldout);
   result.probes = probes_;
   result.metrics.separate_final = NAN;
   for (const BoundRegularizer& r : regs_)
@@ -629,6 +561,7 @@ Result Run::train() {
 
 void Run::open_metrics() {
   std::filesystem::create_directories(out_dir_);
+  cli::write_file_atomically(out_dir_ + "/experiment.json", to_text(exp_.resolved));
   metrics_tmp_ = out_dir_ + "/metrics.csv.tmp";
   metrics_ = std::fopen(metrics_tmp_.c_str(), "wb");
   if (!metrics_) throw std::runtime_error("cannot write " + metrics_tmp_ + ": " + std::strerror(errno));
@@ -648,7 +581,7 @@ void Run::log_step(int step) {
   curve_total_.add(total_value_);
   for (std::size_t r = 0; r < regs_.size(); ++r) curve_reg_[r].add(regs_[r].last_raw);
   for (std::size_t c = 0; c < values.size(); ++c) curve_sched_[c].add(values[c]);
-  if (!metrics_ || step % o_.log_every != 0) return;
+  if (!metrics_ || step % exp_.log_every != 0) return;
   std::fprintf(metrics_, "%d,%s", step, std::string(timeline_.phase()).c_str());
   for (double v : values) std::fprintf(metrics_, ",%.9g", v);
   std::fprintf(metrics_, ",%.9g", recon_value_);
@@ -687,13 +620,9 @@ void Run::save_state(SafeTensors& st, int completed) {
   }
   st.put_f32("run.snapshots", {std::int64_t(snapshots_.size())}, {snapshots_.data(), snapshots_.size()});
   st.put_f32("run.snapshot_steps", {std::int64_t(snapshot_steps_.size())}, {snapshot_steps_.data(), snapshot_steps_.size()});
-  const nlohmann::json options = {{"preset", o_.preset}, {"seed", o_.seed}, {"steps", steps_}, {"batch", batch_},
-                                  {"dopesheet", o_.dopesheet}, {"without", o_.without},
-                                  {"snapshot_every", o_.snapshot_every}, {"checkpoint_every", o_.checkpoint_every},
-                                  {"log_every", o_.log_every}};
-  st.metadata = {{"format", "spheregrad checkpoint"}, {"version", kVersion}, {"model", preset_.model},
-                 {"preset", preset_.name}, {"seed", std::to_string(o_.seed)}, {"step", std::to_string(completed)},
-                 {"options", options.dump()}};
+  st.metadata = {{"format", "spheregrad checkpoint"}, {"version", kVersion}, {"model", exp_.model.name()},
+                 {"experiment", exp_.label()}, {"seed", std::to_string(exp_.seed)}, {"step", std::to_string(completed)},
+                 {"checkpoint_every", std::to_string(o_.checkpoint_every)}, {"experiment.json", exp_.resolved.dump()}};
 }
 
 // A checkpoint mid-run: metrics.csv.tmp is flushed to disk first and its length recorded, so
@@ -783,7 +712,7 @@ void Run::write_outputs(const Result& result) {
     metrics["dome_height"] = m.dome_height;
     metrics["dome_consistency"] = m.dome_consistency;
   }
-  if (preset_.heldout) {
+  if (exp_.heldout) {
     metrics["train_hue_inversions"] = m.train_hue_inversions;
     metrics["train_hue_winding"] = m.train_hue_winding;
     metrics["train_gap_deg"] = m.train_gap_deg;
@@ -794,7 +723,8 @@ void Run::write_outputs(const Result& result) {
   for (int i = 0; i < named_set.size(); ++i) named[named_set.name[i]] = m.recon_mse_named[i];
   metrics["recon_mse_named"] = named;
   const nlohmann::ordered_json summary = {
-      {"preset", preset_.name}, {"seed", o_.seed}, {"version", kVersion}, {"model", preset_.model},
+      {"experiment", exp_.name}, {"label", exp_.label()}, {"hash", exp_.hash}, {"stock", exp_.stock},
+      {"description", exp_.description}, {"seed", exp_.seed}, {"version", kVersion}, {"model", exp_.model.name()},
       {"steps", steps_}, {"batch", batch_}, {"threads", o_.threads},
       {"wall_seconds", result.train_seconds}, {"steps_per_second", result.steps_per_second},
       {"peak_rss_kb", result.peak_rss_kb}, {"final_total", result.final_total},
@@ -803,7 +733,8 @@ void Run::write_outputs(const Result& result) {
 
   // Figures: the final latents in three projections, the loss curves, the schedule.
   const Matrix<float> final_z = encode(model_, tape_, validation_.rgb);
-  const std::string title = preset_.name + " seed " + std::to_string(o_.seed);
+  const std::string title = (exp_.stock ? exp_.name : exp_.name + " (custom " + exp_.hash + ")") + " seed " +
+                            std::to_string(exp_.seed);
   for (int d : {0, 2, 3})
     if (d < k_)
       cli::write_file_atomically(
@@ -835,7 +766,7 @@ void Run::write_outputs(const Result& result) {
   report["snapshots"] = snaps;
   report["curves"] = series_json(losses);
   report["schedule"] = series_json(schedule);
-  nlohmann::json flat = {{"seed", o_.seed}, {"steps", steps_}, {"steps/s", result.steps_per_second}};
+  nlohmann::json flat = {{"seed", exp_.seed}, {"steps", steps_}, {"steps/s", result.steps_per_second}};
   for (const auto& [key, value] : metrics.items())
     if (key != "recon_mse_named") flat[key] = value;
   report["summary"] = flat;
@@ -844,23 +775,17 @@ void Run::write_outputs(const Result& result) {
 
 }  // namespace
 
+std::string default_out(const Experiment& e) { return "out/" + e.label() + "-seed" + std::to_string(e.seed); }
+
 Options resume_options(const std::string& dir) {
   const std::string path = dir + "/checkpoint.safetensors";
   if (!std::filesystem::exists(path)) throw std::runtime_error("cannot resume: " + path + " does not exist");
   const SafeTensors st = SafeTensors::load(path);
-  if (!st.metadata.count("options"))
-    throw std::runtime_error(path + ": not a spheregrad training checkpoint (no options in its metadata)");
-  const nlohmann::json j = nlohmann::json::parse(st.metadata.at("options"));
+  if (!st.metadata.count("experiment.json") || !st.metadata.count("checkpoint_every"))
+    throw std::runtime_error(path + ": not a spheregrad training checkpoint (no experiment in its metadata)");
   Options o;
-  o.preset = j.at("preset");
-  o.seed = j.at("seed");
-  o.steps = j.at("steps");
-  o.batch = j.at("batch");
-  o.dopesheet = j.at("dopesheet");
-  o.without = j.at("without").get<std::vector<std::string>>();
-  o.snapshot_every = j.at("snapshot_every");
-  o.checkpoint_every = j.at("checkpoint_every");
-  o.log_every = j.at("log_every");
+  o.experiment = parse_experiment(st.metadata.at("experiment.json"), path + " (its experiment)");
+  o.checkpoint_every = std::stoi(st.metadata.at("checkpoint_every"));
   o.out = dir;
   o.resume = true;
   return o;
@@ -872,7 +797,7 @@ Result run(const Options& options) {
   set_num_threads(options.threads);
   Run run(options);  // checks every name and file first; writes nothing
   if (options.write_outputs && !options.resume && !options.overwrite) {
-    const std::string dir = options.out.empty() ? "out/" + options.preset + "-seed" + std::to_string(options.seed) : options.out;
+    const std::string dir = options.out.empty() ? default_out(options.experiment) : options.out;
     for (const char* f : {"summary.json", "checkpoint.safetensors", "metrics.csv.tmp"})
       if (std::filesystem::exists(dir + "/" + f))
         throw std::runtime_error(dir + " already holds a run (" + f + "): choose another --out, resume it with --resume " +

@@ -1,15 +1,12 @@
-// examples/train.hpp -- the training loop of the color experiments, and their presets.
+// examples/train.hpp -- the training loop of the color experiments.
 //
 // Contract:
-// - A Preset names a model, its data (per phase), a batch size, a label set, the regularizers
-//   (each with a term, its options and label affinities) and a dopesheet. A regularizer's weight
-//   at each step is the dopesheet column of the same name; the learning rate is column `lr`;
-//   the reconstruction weight is column `loss-recon` when present, else 1. A curriculum's data
+// - A run is an Experiment (examples/experiment/experiment.hpp, already checked) plus how to
+//   run it: threads, output folder, checkpoints, probes. A regularizer's weight at each step is
+//   the dopesheet column of the same name; the learning rate is column `lr`; the
+//   reconstruction weight is column `loss-recon` when present, else 1. A curriculum's data
 //   settings are columns too: `data-fraction` (Focus::Vibrancy), `data-hues` and
-//   `data-vibrancies` (Focus::VibrancyAndHues), known only to the presets that use them.
-// - Names are checked before training: a regularizer without a column, a column that is
-//   neither a regularizer nor a known setting, or a dopesheet phase without data, is an error
-//   (the original silently ran an unmatched term at weight 1.0).
+//   `data-vibrancies` (Focus::VibrancyAndHues).
 // - Data: each dopesheet phase takes its batches from one source -- either a whole small set
 //   every step (full batch, in order) or draws with replacement from a weighted set. A focused
 //   source's weights are bias x focus, recomputed in place (no allocation) when the scheduled
@@ -20,96 +17,37 @@
 //   rewind. A non-finite loss term or gradient stops the run naming the term and step.
 // - Randomness: Stream::Init builds the model, Stream::Sampler draws the batches,
 //   Stream::Labels draws the labels, all from the run's seed. The thread count changes no bit.
-// - Outputs land in one folder: metrics.csv, summary.json, latents.npy (+ latent_steps.npy),
-//   checkpoint.safetensors, figures (SVG) and report.html. Each file is written atomically.
+// - Outputs land in one folder: experiment.json (the resolved experiment), metrics.csv,
+//   summary.json, latents.npy (+ latent_steps.npy), checkpoint.safetensors, figures (SVG) and
+//   report.html. Each file is written atomically.
 #pragma once
 
 #include <optional>
 #include <string>
 #include <vector>
 
-#include "examples/color.hpp"
-#include "losses/losses.hpp"
-#include "losses/selective.hpp"
+#include "examples/experiment/experiment.hpp"
 
 namespace sg::train {
 
-enum class TermKind {
-  Unitarity, Planarity, Subspace, AngularRepulsion, EuclideanRepulsion,
-  Anchor, AngularAnchor, AntiAnchor, DriftAnchor, Uniformity,
-};
-
-struct Regularizer {
-  std::string name;  // the dopesheet column that weights it
-  TermKind kind;
-  loss::Affinities affinities;        // {label: strength}; empty = every sample
-  loss::AngularRepulsion angular;     // AngularRepulsion
-  loss::EuclideanRepulsion euclidean; // EuclideanRepulsion
-  std::vector<int> dims;              // Subspace
-  bool invert = false;                // Subspace
-  int anchor_axis = 0;                // anchors: the point is sign * e_axis
-  double anchor_sign = 1;
-  bool hemi = false;                  // AntiAnchor
-  bool focus_weighted = false;        // weight each sample by its curriculum focus (Ex 1.6)
-};
-
-// Where the batches of one dopesheet phase come from.
-struct PhaseData {
-  std::string phase;        // the phase name it serves; "" serves every phase not listed
-  color::ColorSet set;
-  bool full_batch = false;  // every row of `set`, in order, every step (no sampling, no --batch)
-  bool focused = false;     // sampled by bias x the preset's focus (else by the set's weights)
-};
-
-// How a curriculum narrows the sampled data (SPEC.md section 7, "curriculum data weights").
-enum class Focus {
-  None,             // by the set's weights alone
-  Vibrancy,         // bias x levels(S V, data-fraction)                                (Ex 1.5)
-  VibrancyAndHues,  // bias x levels(S V, data-vibrancies) x levels(ps focus, data-hues)  (Ex 1.6)
-};
-
-// A band of hues held out of the training data (Ex 1.2), in whole degrees, inclusive.
-struct HueBand {
-  int first_deg, last_deg;
-  bool contains(int deg) const { return deg >= first_deg && deg <= last_deg; }
-};
-
-struct Preset {
-  std::string name, description;
-  std::string model;  // a name make_model understands
-  int batch = 64;
-  color::LabelSet labels = color::LabelSet::M1;
-  std::vector<Regularizer> regularizers;
-  std::string dopesheet;  // CSV text, embedded
-  std::vector<PhaseData> data;  // empty: the HSV cube with bias weights for every phase
-  Focus focus = Focus::None;
-  bool focus_weighted_recon = false;  // weight the reconstruction per sample by focus (Ex 1.6)
-  std::optional<HueBand> heldout;     // measured separately (the wheel's gap)
-};
-
-std::vector<std::string> preset_names();
-const Preset& find_preset(const std::string& name);  // throws std::invalid_argument listing names
+extern const char* const kVersion;
 
 struct Options {
-  std::string preset = "ex-1.7";
-  unsigned long long seed = 0;
-  int steps = -1;            // < 0: the dopesheet's length
-  int batch = -1;            // < 0: the preset's
+  Experiment experiment;     // what to run (load_experiment)
   int threads = 1;
-  std::string dopesheet;     // a file replacing the preset's dopesheet
-  std::vector<std::string> without;  // regularizers to drop (ablations)
-  int snapshot_every = 250;  // latents of the validation cube every N steps (and at the end)
-  std::string out;           // default out/<preset>-seed<N>
+  std::string out;           // default out/<experiment label>-seed<N>
   bool quiet = false;
   bool write_outputs = true; // false: train and measure only (tests, sweeps)
   int probe_every = 0;       // > 0: split each term's gradient every N steps (GradientProbe)
   // > 0: every N steps, replace checkpoint.safetensors (atomically) with everything a resumed
   // run needs: parameters, Adam state, random streams, curves, snapshots, metrics length.
   int checkpoint_every = 0;
-  int log_every = 1;         // a metrics.csv row every N steps
   bool resume = false;       // continue the run in `out` from its checkpoint (see resume_options)
   bool overwrite = false;    // allow replacing a finished run in `out`
 };
+
+// The run folder an experiment lands in by default: out/<label>-seed<N>.
+std::string default_out(const Experiment& e);
 
 // The options a run in `dir` was started with, read from its checkpoint, with resume set: a
 // killed run continues with `spheregrad train --resume DIR` and ends bit-identical to a run

@@ -66,6 +66,13 @@ template <class T> Tensor<T> reconstruction(Tensor<T> output, Tensor<T> target) 
   return row_mean(pow(output - target, 2.0));
 }
 
+template <class T> Tensor<T> mse(Tensor<T> output, Tensor<T> target) {
+  if (output.rows() != target.rows() || output.cols() != target.cols())
+    throw ShapeError("mse: output " + shape(output.rows(), output.cols()) + " and target " +
+                     shape(target.rows(), target.cols()) + " differ");
+  return mean(pow(output - target, 2.0));
+}
+
 template <class T> Tensor<T> unitarity(Tensor<T> z) { return pow(row_norm(z) - 1.0, 2.0); }
 
 // ---------------------------------------------------------------- subspaces
@@ -215,6 +222,7 @@ template <class T> GradientParts<T> split_gradient(const Matrix<T>& z, const Mat
 
 #define SG_INSTANTIATE_LOSSES(T)                                                      \
   template Tensor<T> reconstruction(Tensor<T>, Tensor<T>);                            \
+  template Tensor<T> mse(Tensor<T>, Tensor<T>);                                       \
   template Tensor<T> unitarity(Tensor<T>);                                            \
   template Tensor<T> subspace(Tensor<T>, const std::vector<int>&, bool);              \
   template Tensor<T> planarity(Tensor<T>);                                            \

@@ -36,6 +36,8 @@ inline constexpr double kDuplicateDistance = 1e-5;
 // Reconstruction: l_i = mean_c (output_ic - target_ic)^2. Fidelity, no geometry; its plain batch
 // mean is the MSE over batch and channels. Shapes must match exactly (no broadcasting).
 template <class T> Tensor<T> reconstruction(Tensor<T> output, Tensor<T> target);
+// The MSE over batch and channels as one mean (the plain, unweighted reconstruction loss).
+template <class T> Tensor<T> mse(Tensor<T> output, Tensor<T> target);
 
 // Unitarity: l_i = (||z_i|| - 1)^2. Controls the radius: pulls every latent onto the unit
 // sphere; its gradient is radial (parallel to z_i).

@@ -17,7 +17,8 @@ void check_column(const char* what, Tensor<T> t, int batch) {
 }  // namespace
 
 template <class T>
-Tensor<T> selection_weights(Tape<T>& tape, const Affinities& affinities, const Labels& labels, int batch) {
+Tensor<T> selection_weights(Tape<T>& tape, const Affinities& affinities, const Labels& labels, int batch,
+                            const double* scale) {
   // Validate every name before writing anything, so that the error names the first bad one.
   for (const auto& [name, strength] : affinities) {
     const auto it = labels.find(name);
@@ -30,9 +31,11 @@ Tensor<T> selection_weights(Tape<T>& tape, const Affinities& affinities, const L
   }
   Tensor<T> alpha = tape.tensor(batch, 1);
   for (int i = 0; i < batch; ++i) {
-    double a = 0;  // summed in double, labels in name order: the same bits every run
+    double a = affinities.empty() ? 1.0 : 0.0;  // summed in double, labels in name order
     for (const auto& [name, strength] : affinities) a += labels.find(name)->second[i] * strength;
-    alpha.data()[i] = T(std::clamp(a, 0.0, 1.0));
+    a = std::clamp(a, 0.0, 1.0);
+    if (scale) a *= scale[i];
+    alpha.data()[i] = T(a);
   }
   return alpha;
 }
@@ -60,7 +63,7 @@ std::optional<Tensor<T>> selective(Tensor<T> per_sample, const Affinities& affin
 }
 
 #define SG_INSTANTIATE_SELECTIVE(T)                                                              \
-  template Tensor<T> selection_weights(Tape<T>&, const Affinities&, const Labels&, int);         \
+  template Tensor<T> selection_weights(Tape<T>&, const Affinities&, const Labels&, int, const double*); \
   template std::optional<Tensor<T>> weighted_mean(Tensor<T>, Tensor<T>);                         \
   template std::optional<Tensor<T>> selective(Tensor<T>, const Affinities&, const Labels&);
 

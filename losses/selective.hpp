@@ -31,10 +31,13 @@ using Affinities = std::map<std::string, double, std::less<>>;
 // The added epsilon of the weighted mean's denominator.
 inline constexpr double kSelectiveEps = 1e-8;
 
-// alpha as a (B,1) constant on `tape`. Throws std::invalid_argument when an affinity names a
+// alpha as a (B,1) constant on `tape`; empty affinities select every sample (alpha_i = 1). With
+// `scale` (B values, e.g. a curriculum's per-sample focus), alpha_i is multiplied by scale_i
+// (in double, before rounding to T). Throws std::invalid_argument when an affinity names a
 // label missing from `labels`, or when a label's length is not `batch`.
 template <class T>
-Tensor<T> selection_weights(Tape<T>& tape, const Affinities& affinities, const Labels& labels, int batch);
+Tensor<T> selection_weights(Tape<T>& tape, const Affinities& affinities, const Labels& labels, int batch,
+                            const double* scale = nullptr);
 
 // sum_i alpha_i l_i / (sum_i alpha_i + 1e-8) as (1,1); empty when every alpha_i is 0.
 // per_sample and alpha are (B,1); alpha is a constant (no gradient flows into it).

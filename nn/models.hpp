@@ -6,8 +6,8 @@
 // model. Parameter names follow PyTorch's nn.Sequential ("encoder.0.weight").
 //
 //   ColorMLP(k)       3-16 GELU 16-k | k-16 GELU 16-3 Sigmoid          k=4: 263 parameters
+//                     (the 3-D model of Ex 1.3 is ColorMLP(3))
 //   Ex12              3-16 ReLU 16-2 L2Normalize | 2-16 ReLU 16-3 Sigmoid         197 parameters
-//   Ex13              3-16 GELU 16-3 | 3-16 GELU 16-3 Sigmoid
 //   CNColorMLP(k, N)  3-16 GELU (N-1)x[16-16 GELU] 16-k L2Normalize | mirrored, then the output
 //                     is the identity in training and clamped to [0, 1] in evaluation
 //                                                                  k=5, N=2: 840 parameters
@@ -47,67 +47,81 @@ struct Autoencoder {
   }
 };
 
+// Every model here is one shape: an MLP encoder 3 -> hidden, act, (depth - 1) x [hidden ->
+// hidden, act], hidden -> k, optionally L2-normalized (z / (||z|| + 1e-8)); a mirrored decoder
+// k -> hidden ... hidden -> 3; then the output: a sigmoid, a clamp to [0, 1] in evaluation only
+// (the identity in training), or nothing.
+struct MlpSpec {
+  enum class Activation { GELU, ReLU };
+  enum class Output { Sigmoid, ClampInEval, Identity };
+  int bottleneck = 4, hidden = 16, depth = 1;
+  Activation activation = Activation::GELU;
+  bool normalize = false;
+  Output output = Output::Sigmoid;
+
+  // "ColorMLP(k)", "Ex12" or "CNColorMLP(k,N)" for the published families, otherwise
+  // "MLP(k=5,hidden=32,depth=2,relu,normalize,sigmoid)"; make_model rebuilds it from that.
+  std::string name() const;
+  static MlpSpec color_mlp(int k) { return {k, 16, 1, Activation::GELU, false, Output::Sigmoid}; }
+  static MlpSpec ex12() { return {2, 16, 1, Activation::ReLU, true, Output::Sigmoid}; }
+  static MlpSpec cn_color_mlp(int k, int depth) { return {k, 16, depth, Activation::GELU, true, Output::ClampInEval}; }
+};
+
 namespace detail {
 
-// in -> 16, act, (hidden_layers - 1) x [16 -> 16, act], 16 -> out
 template <class T, class Act>
-void add_mlp(Sequential<T>& seq, Tape<T>& tape, int in, int out, int hidden_layers, Rng& rng) {
-  seq.template emplace<Linear<T>>(tape, in, 16, rng);
+void add_mlp(Sequential<T>& seq, Tape<T>& tape, int in, int out, const MlpSpec& spec, Rng& rng) {
+  seq.template emplace<Linear<T>>(tape, in, spec.hidden, rng);
   seq.template emplace<Act>();
-  for (int i = 1; i < hidden_layers; ++i) {
-    seq.template emplace<Linear<T>>(tape, 16, 16, rng);
+  for (int i = 1; i < spec.depth; ++i) {
+    seq.template emplace<Linear<T>>(tape, spec.hidden, spec.hidden, rng);
     seq.template emplace<Act>();
   }
-  seq.template emplace<Linear<T>>(tape, 16, out, rng);
+  seq.template emplace<Linear<T>>(tape, spec.hidden, out, rng);
+}
+
+template <class T, class Act>
+Autoencoder<T> mlp_autoencoder(Tape<T>& tape, const MlpSpec& spec, Rng& rng) {
+  Autoencoder<T> m;
+  m.name = spec.name();
+  add_mlp<T, Act>(m.encoder, tape, 3, spec.bottleneck, spec, rng);
+  if (spec.normalize) m.encoder.template emplace<L2Normalize<T>>(1e-8);
+  add_mlp<T, Act>(m.decoder, tape, spec.bottleneck, 3, spec, rng);
+  if (spec.output == MlpSpec::Output::Sigmoid) m.decoder.template emplace<Sigmoid<T>>();
+  if (spec.output == MlpSpec::Output::ClampInEval) m.decoder.template emplace<ClampInEval<T>>();
+  return m;
 }
 
 }  // namespace detail
 
 template <class T>
+Autoencoder<T> mlp_autoencoder(Tape<T>& tape, const MlpSpec& spec, Rng& rng) {
+  return spec.activation == MlpSpec::Activation::GELU ? detail::mlp_autoencoder<T, GELU<T>>(tape, spec, rng)
+                                                       : detail::mlp_autoencoder<T, ReLU<T>>(tape, spec, rng);
+}
+
+template <class T>
 Autoencoder<T> color_mlp(Tape<T>& tape, int k, Rng& rng) {
-  Autoencoder<T> m;
-  m.name = "ColorMLP(" + std::to_string(k) + ")";
-  detail::add_mlp<T, GELU<T>>(m.encoder, tape, 3, k, 1, rng);
-  detail::add_mlp<T, GELU<T>>(m.decoder, tape, k, 3, 1, rng);
-  m.decoder.template emplace<Sigmoid<T>>();
-  return m;
+  return mlp_autoencoder(tape, MlpSpec::color_mlp(k), rng);
 }
 
 template <class T>
 Autoencoder<T> ex12_model(Tape<T>& tape, Rng& rng) {
-  Autoencoder<T> m;
-  m.name = "Ex12";
-  detail::add_mlp<T, ReLU<T>>(m.encoder, tape, 3, 2, 1, rng);
-  m.encoder.template emplace<L2Normalize<T>>(1e-8);
-  detail::add_mlp<T, ReLU<T>>(m.decoder, tape, 2, 3, 1, rng);
-  m.decoder.template emplace<Sigmoid<T>>();
-  return m;
-}
-
-template <class T>
-Autoencoder<T> ex13_model(Tape<T>& tape, Rng& rng) {
-  Autoencoder<T> m;
-  m.name = "Ex13";
-  detail::add_mlp<T, GELU<T>>(m.encoder, tape, 3, 3, 1, rng);
-  detail::add_mlp<T, GELU<T>>(m.decoder, tape, 3, 3, 1, rng);
-  m.decoder.template emplace<Sigmoid<T>>();
-  return m;
+  return mlp_autoencoder(tape, MlpSpec::ex12(), rng);
 }
 
 template <class T>
 Autoencoder<T> cn_color_mlp(Tape<T>& tape, int k, int hidden_layers, Rng& rng) {
-  Autoencoder<T> m;
-  m.name = "CNColorMLP(" + std::to_string(k) + "," + std::to_string(hidden_layers) + ")";
-  detail::add_mlp<T, GELU<T>>(m.encoder, tape, 3, k, hidden_layers, rng);
-  m.encoder.template emplace<L2Normalize<T>>(1e-8);
-  detail::add_mlp<T, GELU<T>>(m.decoder, tape, k, 3, hidden_layers, rng);
-  m.decoder.template emplace<ClampInEval<T>>();
-  return m;
+  return mlp_autoencoder(tape, MlpSpec::cn_color_mlp(k, hidden_layers), rng);
 }
 
-// Builds a model from its name: "ColorMLP(k)", "Ex12", "Ex13" or "CNColorMLP(k,N)".
-// Throws std::invalid_argument naming the text when it is none of these.
+// The spec a name() stands for ("Ex13", the 3-D model of Ex 1.3, is ColorMLP(3)). Throws
+// std::invalid_argument naming the text when it is none of these.
+MlpSpec parse_model_name(const std::string& name);
+
 template <class T>
-Autoencoder<T> make_model(Tape<T>& tape, const std::string& name, Rng& rng);
+Autoencoder<T> make_model(Tape<T>& tape, const std::string& name, Rng& rng) {
+  return mlp_autoencoder(tape, parse_model_name(name), rng);
+}
 
 }  // namespace sg

@@ -115,8 +115,7 @@ TEST_CASE("training steps allocate nothing: a longer run makes no more allocatio
   // 500) and the curriculum's reweighting at every step of 500..950 (Ex 1.6 smooth).
   auto allocations = [](const char* preset, int steps) {
     train::Options o;
-    o.preset = preset;
-    o.steps = steps;
+    o.experiment = train::load_experiment(preset, {{"steps=" + std::to_string(steps)}, {}});
     o.quiet = true;
     o.write_outputs = false;
     const long before = g_allocations.load();

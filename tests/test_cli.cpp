@@ -64,8 +64,8 @@ TEST_CASE("cli: bad commands and flags are refused with a clear message") {
   expect("train --batch 1", 2, "--batch expects an integer >= 2, got '1'");
   expect("train --threads 0", 2, "--threads expects an integer >= 1, got '0'");
   expect("train --steps", 2, "--steps needs a value");
-  expect("train --preset ex-9 --steps 1", 1, "unknown preset 'ex-9'");
-  expect("train --without reg-nope --steps 1", 1, "--without reg-nope: preset ex-1.7 has no regularizer");
+  expect("train --preset ex-9 --steps 1", 1, "unknown experiment 'ex-9'");
+  expect("train --without reg-nope --steps 1", 1, "--without reg-nope: experiment ex-1.7 (built-in) has no regularizer");
   expect("train --dopesheet /nonexistent/x.csv --steps 1", 1, "/nonexistent/x.csv");
   expect("train --resume /nonexistent/run", 1, "cannot resume: /nonexistent/run/checkpoint.safetensors does not exist");
   expect("schedule", 2, "expected a dopesheet file");

@@ -6,6 +6,7 @@
 #include <numeric>
 
 #include "examples/color.hpp"
+#include "examples/experiment/experiment.hpp"
 
 using namespace sg;
 using namespace sg::color;
@@ -41,7 +42,7 @@ TEST_CASE("data sets: HSV cube of 3600 cells with bias summing to 930; RGB cube;
 
 TEST_CASE("label rates under the Ex 1.7 sampler: exact expectation and Monte Carlo") {
   const ColorSet cube = hsv_cube();
-  const std::vector<LabelRule> rules = label_rules(LabelSet::M1);
+  const std::vector<LabelRule> rules = sg::train::load_experiment("ex-1.7").labels;  // red, vibrant, desaturated
   double total = 0, expected_red = 0, expected_vibrant = 0;
   for (int i = 0; i < cube.size(); ++i) {
     total += cube.weight[i];

@@ -110,11 +110,10 @@ TEST_CASE("golden: every built-in experiment writes the recorded metrics and che
     CAPTURE(g.preset);
     CAPTURE(g.seed);
     CAPTURE(g.batch);
+    train::Overrides overrides{{"seed=" + std::to_string(g.seed), "steps=" + std::to_string(g.steps)}, {}};
+    if (g.batch > 0) overrides.set.push_back("batch=" + std::to_string(g.batch));
     train::Options o;
-    o.preset = g.preset;
-    o.seed = g.seed;
-    o.steps = g.steps;
-    o.batch = g.batch;
+    o.experiment = train::load_experiment(g.preset, overrides);
     o.quiet = true;
     o.out = (dir / "run").string();
     o.overwrite = true;

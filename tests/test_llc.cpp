@@ -323,9 +323,8 @@ TEST_CASE("llc: warnings, errors and options") {
 TEST_CASE("llc: the color model's loss, its determinism, and `spheregrad llc`") {
   const fs::path dir = temp_dir();
   train::Options t;
-  t.steps = 60;
+  t.experiment = train::load_experiment("ex-1.7", {{"steps=60", "snapshot_every=0"}, {}});
   t.quiet = true;
-  t.snapshot_every = 0;
   t.out = (dir / "run").string();
   train::run(t);
 

@@ -260,25 +260,31 @@ TEST_CASE("m2 score: the HSV similarity and R^2 against hand-computed values") {
   CHECK(intervene::linear_fit({0, 1, 2}, {7, 4, 1}).r == doctest::Approx(-1));
   CHECK(std::isnan(intervene::linear_fit({1, 1, 1}, {1, 2, 3}).r2));  // no spread: no score
 
-  // The concept's direction is the preset's anchor axis; presets without one name none.
-  const intervene::Concept c = intervene::find_concept(train::find_preset("ex-2.9.1"), "red", 5);
+  // The concept's direction is the experiment's anchor axis; experiments without one name none.
+  const intervene::Concept c = intervene::find_concept(train::load_experiment("ex-2.9.1"), "red", 5);
   CHECK(c.direction == loss::axis(5, 0));
-  CHECK(intervene::find_concept(train::find_preset("ex-1.7"), "red", 4).direction == loss::axis(4, 0));
-  CHECK_THROWS_WITH_AS(intervene::find_concept(train::find_preset("ex-2.4.1"), "blue", 4),
+  CHECK(intervene::find_concept(train::load_experiment("ex-1.7"), "red", 4).direction == loss::axis(4, 0));
+  CHECK_THROWS_WITH_AS(intervene::find_concept(train::load_experiment("ex-2.4.1"), "blue", 4),
                        doctest::Contains("unknown concept 'blue'"), std::invalid_argument);
-  CHECK_THROWS_WITH_AS(intervene::find_concept(train::find_preset("ex-1.3"), "red", 3),
+  CHECK_THROWS_WITH_AS(intervene::find_concept(train::load_experiment("ex-1.3"), "red", 3),
                        doctest::Contains("anchors no concept 'red'"), std::invalid_argument);
 }
 
-TEST_CASE("m2 presets: the embedded dopesheets, the shipped files and the schedule they realize") {
+TEST_CASE("m2 experiments: data, labels, the shipped dopesheets and the schedule they realize") {
   for (const auto& [preset, file] : {std::pair{"ex-2.4.1", "ex-2.4.1.csv"}, {"ex-2.9.1", "ex-2.9.1.csv"}}) {
     CAPTURE(preset);
-    const train::Preset& p = train::find_preset(preset);
+    const train::Experiment p = train::load_experiment(preset);
     CHECK(p.batch == 64);
-    CHECK(p.labels == color::LabelSet::M2);
+    REQUIRE(p.labels.size() == 2);  // the "redux" rates: 0.08 redness^8, 0.01 vibrancy^10
+    CHECK(p.labels[0].name == "red");
+    CHECK(p.labels[0].scale == 0.08);
+    CHECK(p.labels[0].power == 8);
+    CHECK(p.labels[1].name == "vibrant");
+    CHECK(p.labels[1].scale == 0.01);
+    CHECK(p.labels[1].power == 10);
     REQUIRE(p.data.size() == 1);
     CHECK(p.data[0].set.size() == 512);
-    CHECK(test::read_file(std::string("examples/dopesheets/") + file) == p.dopesheet);
+    CHECK(test::read_file(std::string("examples/experiments/") + file) == p.dopesheet);
     schedule::Timeline t(schedule::parse_dopesheet(p.dopesheet));
     CHECK(t.length() == 1501);
     for (int s = 0; s < 1500; ++s) {
@@ -291,15 +297,15 @@ TEST_CASE("m2 presets: the embedded dopesheets, the shipped files and the schedu
     for (const auto& prop : t.dopesheet().properties)
       if (prop.name != "lr") CHECK(t.value(prop.name) == 0.0);
   }
-  schedule::Timeline a(schedule::parse_dopesheet(train::find_preset("ex-2.4.1").dopesheet));
+  schedule::Timeline a(schedule::parse_dopesheet(train::load_experiment("ex-2.4.1").dopesheet));
   for (int s = 0; s < 375; ++s) a.step();
   CHECK(a.value("subspace") == doctest::Approx(0.1));  // "+0.5" of 0 .. 750
   CHECK(a.value("separate") == 0.01);                  // its first value, held from step 0
-  schedule::Timeline b(schedule::parse_dopesheet(train::find_preset("ex-2.9.1").dopesheet));
+  schedule::Timeline b(schedule::parse_dopesheet(train::load_experiment("ex-2.9.1").dopesheet));
   for (int s = 0; s < 248; ++s) b.step();
   CHECK(b.value("anti-anchor") == doctest::Approx(0.05));  // "+0.33" of 0 .. 750, half to even
-  CHECK(train::find_preset("ex-2.9.1").model == "CNColorMLP(5,2)");
-  CHECK(train::find_preset("ex-2.4.1").model == "CNColorMLP(4,1)");
+  CHECK(train::load_experiment("ex-2.9.1").model.name() == "CNColorMLP(5,2)");
+  CHECK(train::load_experiment("ex-2.4.1").model.name() == "CNColorMLP(4,1)");
 }
 
 TEST_CASE("m2 training: a short ex-2.9.1 run is byte-identical at 1 and 2 threads") {
@@ -309,11 +315,9 @@ TEST_CASE("m2 training: a short ex-2.9.1 run is byte-identical at 1 and 2 thread
   std::vector<fs::path> outs;
   for (int threads : {1, 2}) {
     train::Options o;
-    o.preset = "ex-2.9.1";
-    o.steps = 200;
+    o.experiment = train::load_experiment("ex-2.9.1", {{"steps=200", "snapshot_every=100"}, {}});
     o.threads = threads;
     o.quiet = true;
-    o.snapshot_every = 100;
     o.out = (dir / (threads == 1 ? "one" : "two")).string();
     const train::Result r = train::run(o);
     CHECK(std::isfinite(r.final_total));
@@ -326,10 +330,9 @@ TEST_CASE("m2 training: a short ex-2.9.1 run is byte-identical at 1 and 2 thread
 
 TEST_CASE("m2 intervene command: writes its outputs and rejects bad input with clear messages") {
   const fs::path dir = test::temp_dir("m2");
-  train::Options o;
-  o.preset = "ex-2.4.1";  // the whole run (0.2 s): red must sit on +dim 0 and cyan opposite
+  train::Options o;  // the whole ex-2.4.1 run (0.2 s): red must sit on +dim 0 and cyan opposite
+  o.experiment = train::load_experiment("ex-2.4.1", {{"snapshot_every=0"}, {}});
   o.quiet = true;
-  o.snapshot_every = 0;
   o.out = (dir / "run").string();
   train::run(o);
 
@@ -339,7 +342,7 @@ TEST_CASE("m2 intervene command: writes its outputs and rejects bad input with c
                         "error_vs_similarity.svg"})
     CHECK(fs::file_size(fs::path(out) / f) > 100);
   const nlohmann::json summary = nlohmann::json::parse(test::read_file(fs::path(out) / "summary.json"));
-  CHECK(summary["preset"] == "ex-2.4.1");
+  CHECK(summary["preset"] == o.experiment.label());  // ex-2.4.1 without snapshots: a custom label
   CHECK(summary["intervention"]["kind"] == "suppress");
   CHECK(summary["score"]["n"] == 512);
   CHECK(summary["score"]["power"] == 2.0);

@@ -62,7 +62,7 @@ TEST_CASE("models: parameter counts and names") {
   CHECK(parameter_count(m4.parameters()) == 263);
   CHECK(parameter_count(ex12_model(tape, rng).parameters()) == 197);
   CHECK(parameter_count(cn_color_mlp(tape, 5, 2, rng).parameters()) == 840);
-  CHECK(parameter_count(ex13_model(tape, rng).parameters()) == (3 * 16 + 16 + 16 * 3 + 3) * 2);
+  CHECK(parameter_count(color_mlp(tape, 3, rng).parameters()) == (3 * 16 + 16 + 16 * 3 + 3) * 2);
 
   std::vector<std::string> names;
   for (const Parameter<float>& p : m4.parameters()) names.push_back(p.name);
@@ -74,7 +74,7 @@ TEST_CASE("models: parameter counts and names") {
   CHECK(m4.parameters()[2].tensor.cols() == 16);
   CHECK(make_model(tape, "CNColorMLP(5,2)", rng).name == "CNColorMLP(5,2)");
   CHECK_THROWS_WITH_AS(make_model(tape, "ColorMLP(x)", rng),
-                       "unknown model 'ColorMLP(x)' (expected ColorMLP(k), Ex12, Ex13 or CNColorMLP(k,N))",
+                       "unknown model 'ColorMLP(x)' (expected ColorMLP(k), Ex12, Ex13, CNColorMLP(k,N) or MLP(k=..,hidden=..,depth=..,gelu|relu,normalize|raw,sigmoid|clamp|identity))",
                        std::invalid_argument);
 }
 
@@ -289,7 +289,7 @@ TEST_CASE("checkpoint: save -> load gives a bit-identical forward pass and optim
   Tape<float> tape_c;
   Autoencoder<float> c = color_mlp(tape_c, 5, rng_b);
   CHECK_THROWS_WITH_AS(load_parameters(loaded, c.parameters()), doctest::Contains("encoder.2.weight"), SafeTensorsError);
-  Autoencoder<float> d = ex13_model(tape_c, rng_b);
+  Autoencoder<float> d = color_mlp(tape_c, 3, rng_b);
   CHECK_THROWS_AS(load_parameters(loaded, d.parameters()), SafeTensorsError);
   std::vector<Parameter<float>> fewer = b.parameters();
   fewer.pop_back();

@@ -25,22 +25,24 @@ namespace fs = std::filesystem;
 
 namespace {
 
+// A built-in experiment, `steps` long (< 0: its dopesheet's length), no snapshots.
 train::Options quick(const std::string& preset, int steps, const fs::path& out = {}) {
   train::Options o;
-  o.preset = preset;
-  o.steps = steps;
+  train::Overrides overrides{{"snapshot_every=0"}, {}};
+  if (steps > 0) overrides.set.push_back("steps=" + std::to_string(steps));
+  o.experiment = train::load_experiment(preset, overrides);
   o.quiet = true;
-  o.snapshot_every = 0;
   o.write_outputs = !out.empty();
   o.out = out.string();
   o.overwrite = true;  // tests run twice into the same folder on purpose
   return o;
 }
 
-std::string run_error(const train::Options& o) {
+// The error of loading experiment `name` with the overrides `sets`.
+std::string load_error(const std::string& name, const std::vector<std::string>& sets) {
   try {
-    train::run(o);
-  } catch (const std::exception& e) {
+    train::load_experiment(name, {sets, {}});
+  } catch (const train::ExperimentError& e) {
     return e.what();
   }
   return "no error";
@@ -78,50 +80,25 @@ TEST_CASE("curriculum focus: levels and the primary/secondary focus") {
 }
 
 TEST_CASE("the data sets of Ex 1.2 and Ex 1.3") {
-  const train::Preset& ex12 = train::find_preset("ex-1.2");
+  const train::Experiment ex12 = train::load_experiment("ex-1.2");
   REQUIRE(ex12.data.size() == 1);
   CHECK(ex12.data[0].set.size() == 538);  // (360 - 91) hues x 2 values
-  CHECK(ex12.data[0].full_batch);
+  CHECK(ex12.data[0].sampling == train::Sampling::FullBatch);
   for (int i = 0; i < ex12.data[0].set.size(); ++i) {
     const auto hsv = color::rgb_to_hsv({ex12.data[0].set.rgb(i, 0), ex12.data[0].set.rgb(i, 1), ex12.data[0].set.rgb(i, 2)});
     const int deg = int(std::lround(hsv.h * 360)) % 360;
     CHECK_FALSE(ex12.heldout->contains(deg));
   }
-  const train::Preset& ex13 = train::find_preset("ex-1.3");
+  const train::Experiment ex13 = train::load_experiment("ex-1.3");
   std::map<std::string, int> sizes;
   for (const train::PhaseData& d : ex13.data) sizes[d.phase] = d.set.size();
   CHECK(sizes == std::map<std::string, int>{{"12 hues", 12}, {"Bright hues", 360}, {"Slightly darker", 720},
                                             {"Darker", 1080}, {"All brightness levels", 3600}});
 }
 
-TEST_CASE("every embedded dopesheet realizes like its shipped file") {
-  const std::pair<const char*, const char*> files[] = {{"ex-1.2", "ex-1.2.csv"},
-                                                       {"ex-1.3", "ex-1.3.csv"},
-                                                       {"ex-1.5", "ex-1.5.csv"},
-                                                       {"ex-1.5-original", "ex-1.5.csv"},
-                                                       {"ex-1.5-angular", "ex-1.5.csv"},
-                                                       {"ex-1.6-smooth", "ex-1.6-smooth.csv"},
-                                                       {"ex-1.6-stepped", "ex-1.6-stepped.csv"},
-                                                       {"ex-1.7-curriculum", "ex-1.7-curriculum.csv"}};
-  for (const auto& [preset, file] : files) {
-    CAPTURE(preset);
-    schedule::Timeline a(schedule::parse_dopesheet(train::find_preset(preset).dopesheet));
-    schedule::Timeline b(schedule::load_dopesheet(std::string("examples/dopesheets/") + file));
-    REQUIRE(a.length() == b.length());
-    REQUIRE(a.dopesheet().phases.size() == b.dopesheet().phases.size());
-    int differences = 0;
-    for (int s = 0; s < a.length(); ++s) {
-      for (std::size_t i = 0; i < a.values().size(); ++i) differences += a.value(i) != b.value(i);
-      differences += a.phase() != b.phase();
-      if (s + 1 < a.length()) a.step(), b.step();
-    }
-    CHECK(differences == 0);
-  }
-}
-
 TEST_CASE("Ex 1.7 with a curriculum keeps Ex 1.7's schedule in every shared column") {
-  schedule::Timeline a(schedule::parse_dopesheet(train::find_preset("ex-1.7").dopesheet));
-  schedule::Timeline b(schedule::parse_dopesheet(train::find_preset("ex-1.7-curriculum").dopesheet));
+  schedule::Timeline a(schedule::parse_dopesheet(train::load_experiment("ex-1.7").dopesheet));
+  schedule::Timeline b(schedule::parse_dopesheet(train::load_experiment("ex-1.7-curriculum").dopesheet));
   REQUIRE(a.length() == b.length());
   int differences = 0;
   for (int s = 0; s < a.length(); ++s) {
@@ -161,32 +138,29 @@ TEST_CASE("presets: short runs cross their phase boundaries, byte-identical at 1
 
 TEST_CASE("presets: names are checked -- data settings, phases, unknown presets") {
   const fs::path dir = test::temp_dir("presets");
-  train::Options o = quick("ex-1.6-smooth", 5);
-  o.dopesheet = (dir / "sheet.csv").string();
-  // A curriculum setting the preset does not use is an unknown column ...
-  std::ofstream(o.dopesheet) << "STEP,PHASE,lr,loss-recon,reg-separate,reg-planar,reg-norm,reg-anchor,data-hues,"
-                                "data-vibrancies,data-fraction\n0,All hues,0.01,1,0,0,0.1,0,1,1,1\n";
-  CHECK(run_error(o) == o.dopesheet + ": column 'data-fraction' matches no regularizer of preset ex-1.6-smooth and no "
-                                      "setting (lr, loss-recon, data-hues, data-vibrancies)");
+  const std::string sheet = (dir / "sheet.csv").string(), set = "dopesheet=" + sheet;
+  // A curriculum setting the experiment does not use is an unknown column ...
+  std::ofstream(sheet) << "STEP,PHASE,lr,loss-recon,reg-separate,reg-planar,reg-norm,reg-anchor,data-hues,"
+                          "data-vibrancies,data-fraction\n0,All hues,0.01,1,0,0,0.1,0,1,1,1\n";
+  CHECK(load_error("ex-1.6-smooth", {set}) ==
+        "ex-1.6-smooth (built-in) with overrides: dopesheet: column 'data-fraction' weights nothing (no regularizer of "
+        "that name, and not a setting: lr, loss-recon, data-hues, data-vibrancies)");
   // ... one it needs is missing ...
-  std::ofstream(o.dopesheet) << "STEP,PHASE,lr,reg-separate,reg-planar,reg-norm,reg-anchor,data-hues\n"
-                                "0,All hues,0.01,0,0,0.1,0,1\n";
-  CHECK(run_error(o) == "preset ex-1.6-smooth needs the setting 'data-vibrancies', which has no column in " + o.dopesheet);
+  std::ofstream(sheet) << "STEP,PHASE,lr,reg-separate,reg-planar,reg-norm,reg-anchor,data-hues\n"
+                          "0,All hues,0.01,0,0,0.1,0,1\n";
+  CHECK(load_error("ex-1.6-smooth", {set}) ==
+        "ex-1.6-smooth (built-in) with overrides: focus: needs the column 'data-vibrancies' in the dopesheet");
   // ... and Ex 1.7 knows no curriculum setting at all.
-  train::Options p = quick("ex-1.7", 5);
-  p.dopesheet = o.dopesheet;
-  std::ofstream(p.dopesheet) << "STEP,lr,reg-separate,reg-planar,reg-norm,reg-norm-v,reg-polar,data-fraction\n"
-                                "0,0.01,0.001,0.02,0.01,0.02,0.006,1\n";
-  CHECK(run_error(p) == p.dopesheet + ": column 'data-fraction' matches no regularizer of preset ex-1.7 and no setting "
-                                      "(lr, loss-recon)");
-  // A phase the preset has no data for.
-  train::Options q = quick("ex-1.3", 5);
-  q.dopesheet = o.dopesheet;
-  std::ofstream(q.dopesheet) << "STEP,PHASE,lr,reg-norm,reg-planar\n0,12 hues,0.01,0.1,0.1\n10,Twelve hues,0.01,,\n";
-  CHECK(run_error(q) == q.dopesheet + ": phase 'Twelve hues' has no data in preset ex-1.3 (its phases: '12 hues', "
-                                      "'Bright hues', 'Slightly darker', 'Darker', 'All brightness levels')");
-  q.preset = "ex-1.4";
-  CHECK(run_error(q).starts_with("unknown preset 'ex-1.4' (known: ex-1.2, ex-1.3, ex-1.5, "));
+  std::ofstream(sheet) << "STEP,lr,reg-separate,reg-planar,reg-norm,reg-norm-v,reg-polar,data-fraction\n"
+                          "0,0.01,0.001,0.02,0.01,0.02,0.006,1\n";
+  CHECK(load_error("ex-1.7", {set}) ==
+        "ex-1.7 (built-in) with overrides: dopesheet: column 'data-fraction' weights nothing (no regularizer of that "
+        "name, and not a setting: lr, loss-recon)");
+  // A phase the experiment has no data for.
+  std::ofstream(sheet) << "STEP,PHASE,lr,reg-norm,reg-planar\n0,12 hues,0.01,0.1,0.1\n10,Twelve hues,0.01,,\n";
+  CHECK(load_error("ex-1.3", {set}) ==
+        "ex-1.3 (built-in) with overrides: data: the dopesheet's phase 'Twelve hues' has no data (add \"Twelve hues\" or \"*\")");
+  CHECK(load_error("ex-1.4", {}).starts_with("unknown experiment 'ex-1.4' (built-in: ex-1.2, ex-1.3, "));
   fs::remove_all(dir);
 }
 

@@ -601,7 +601,7 @@ bool have_reference(const std::string& name) {
 }
 
 Dopesheet load_example(const std::string& name) {
-  const std::string path = "examples/dopesheets/" + name;
+  const std::string path = "examples/experiments/" + name;
   REQUIRE_MESSAGE(std::filesystem::exists(path), path, " is missing (run the tests from the repository root)");
   return load_dopesheet(path);
 }
@@ -648,7 +648,7 @@ TEST_CASE("the example dopesheets realize SPEC.md's tables, and as the original'
 }
 
 TEST_CASE("Ex 1.7: lr 1e-8 -> 0.01 in 10 steps; reg-polar 0.006 until 5000, then eases to 0.0002 at 7500") {
-  for (const std::string& path : {std::string("examples/dopesheets/ex-1.7.csv"), kReference + "ex-1.7-dopesheet.csv"}) {
+  for (const std::string& path : {std::string("examples/experiments/ex-1.7.csv"), kReference + "ex-1.7-dopesheet.csv"}) {
     if (!path.starts_with("examples") && !have_reference("ex-1.7-dopesheet.csv")) continue;
     CAPTURE(path);
     const Dopesheet sheet = path.starts_with("examples") ? load_example("ex-1.7.csv") : load_dopesheet(path);
@@ -788,16 +788,16 @@ TEST_CASE("build/spheregrad schedule, end to end (when the program is built)") {
     return out;
   };
   int status = -1;
-  CHECK(run("examples/dopesheets/ex-1.7.csv --steps 5000,0", status) ==
+  CHECK(run("examples/experiments/ex-1.7.csv --steps 5000,0", status) ==
         "step,phase,lr,reg-separate,reg-planar,reg-norm,reg-norm-v,reg-polar\n"
         "0,Train,1e-08,0.001,0.02,0.01,0.02,0.0060000000000000001\n"
         "5000,Train,0.01,0.001,0.02,0.20000000000000001,0.02,0.0060000000000000001\n");
   CHECK(status == 0);
-  CHECK(run("examples/dopesheets/ex-1.7.csv", status).size() > 10001 * 40);
+  CHECK(run("examples/experiments/ex-1.7.csv", status).size() > 10001 * 40);
   CHECK(status == 0);
   CHECK(run("--help", status).starts_with("usage: spheregrad schedule FILE.csv"));
   CHECK(status == 0);
-  CHECK(run("examples/dopesheets/ex-1.7.csv --bogus", status).find("unknown option '--bogus'") != std::string::npos);
+  CHECK(run("examples/experiments/ex-1.7.csv --bogus", status).find("unknown option '--bogus'") != std::string::npos);
   CHECK(WEXITSTATUS(status) == 2);
   CHECK(run("no-such-file.csv", status).find("no-such-file.csv: cannot open the file") != std::string::npos);
   CHECK(WEXITSTATUS(status) == 1);

@@ -18,13 +18,13 @@ namespace fs = std::filesystem;
 
 namespace {
 
-train::Options short_run(const fs::path& out, int threads, int steps, int batch) {
+// Ex 1.7, short; `sets` are more overrides.
+train::Options short_run(const fs::path& out, int threads, int steps, int batch, std::vector<std::string> sets = {}) {
+  sets.insert(sets.begin(), {"steps=" + std::to_string(steps), "batch=" + std::to_string(batch), "snapshot_every=50"});
   train::Options o;
-  o.steps = steps;
-  o.batch = batch;
+  o.experiment = train::load_experiment("ex-1.7", {sets, {}});
   o.threads = threads;
   o.quiet = true;
-  o.snapshot_every = 50;
   o.out = out.string();
   o.overwrite = true;  // tests run twice into the same folder on purpose
   return o;
@@ -55,41 +55,15 @@ TEST_CASE("train: a short run is byte-identical at 1 and 2 threads (metrics and 
     CHECK(test::read_file(dir / "t1" / "latents.npy") == test::read_file(dir / "t2" / "latents.npy"));
   }
   // A different seed gives a different run.
-  train::Options other = short_run(dir / "t3", 1, 120, 512);
-  other.seed = 1;
-  train::run(other);
+  train::run(short_run(dir / "t3", 1, 120, 512, {"seed=1"}));
   CHECK(test::read_file(dir / "t3" / "metrics.csv") != test::read_file(dir / "t1" / "metrics.csv"));
-  fs::remove_all(dir);
-}
-
-TEST_CASE("train: every regularizer needs a column, every column a regularizer or setting") {
-  const fs::path dir = test::temp_dir("test");
-  train::Options o = short_run(dir / "run", 1, 5, 64);
-  o.dopesheet = (dir / "typo.csv").string();
-  std::ofstream(o.dopesheet) << "STEP,lr,reg-separate,reg-planr,reg-norm,reg-norm-v,reg-polar\n0,0.01,0.001,0.02,0.01,0.02,0.006\n";
-  CHECK(run_error(o) == "regularizer 'reg-planar' has no column in " + o.dopesheet +
-                           " (a missing weight is an error, never a default)");
-  std::ofstream(o.dopesheet)
-      << "STEP,lr,reg-separate,reg-planar,reg-norm,reg-norm-v,reg-polar,reg-extra\n0,0.01,0.001,0.02,0.01,0.02,0.006,1\n";
-  CHECK(run_error(o) == o.dopesheet + ": column 'reg-extra' matches no regularizer of preset ex-1.7 and no setting (lr, loss-recon)");
-  o.dopesheet.clear();
-  o.without = {"reg-nope"};
-  CHECK(run_error(o) == "--without reg-nope: preset ex-1.7 has no regularizer of that name");
-  o.without.clear();
-  o.preset = "ex-9";
-  // The message lists every preset by name.
-  std::string known;
-  for (const std::string& name : train::preset_names()) known += (known.empty() ? "" : ", ") + name;
-  CHECK(known.find("ex-1.7") != std::string::npos);
-  CHECK(run_error(o) == "unknown preset 'ex-9' (known: " + known + ")");
-  CHECK_FALSE(fs::exists(dir / "run"));  // nothing was started
   fs::remove_all(dir);
 }
 
 TEST_CASE("train: the outputs exist, the report is self-contained") {
   const fs::path dir = test::temp_dir("test");
   train::run(short_run(dir / "run", 1, 60, 64));
-  for (const char* name : {"metrics.csv", "summary.json", "latents.npy", "latent_steps.npy", "checkpoint.safetensors",
+  for (const char* name : {"experiment.json", "metrics.csv", "summary.json", "latents.npy", "latent_steps.npy", "checkpoint.safetensors",
                            "latents_dim1_dim0.svg", "latents_dim1_dim2.svg", "latents_dim1_dim3.svg", "losses.svg",
                            "schedule.svg", "report.html"})
     CHECK_MESSAGE(fs::exists(dir / "run" / name), name);
@@ -109,23 +83,9 @@ TEST_CASE("train: the outputs exist, the report is self-contained") {
   fs::remove_all(dir);
 }
 
-TEST_CASE("train: the embedded Ex 1.7 dopesheet realizes like the shipped file") {
-  const schedule::Dopesheet embedded = schedule::parse_dopesheet(train::find_preset("ex-1.7").dopesheet);
-  const schedule::Dopesheet shipped = schedule::load_dopesheet("examples/dopesheets/ex-1.7.csv");
-  schedule::Timeline a(embedded), b(shipped);
-  REQUIRE(a.length() == 10001);
-  REQUIRE(b.length() == 10001);
-  int differences = 0;
-  for (int s = 0; s < a.length(); ++s) {
-    for (std::size_t i = 0; i < a.values().size(); ++i) differences += a.value(i) != b.value(i);
-    a.step();
-    b.step();
-  }
-  CHECK(differences == 0);
-}
-
 TEST_CASE("train: Ex 1.7 at seed 0 reaches the published outcome") {
   train::Options o;
+  o.experiment = train::load_experiment("ex-1.7");
   o.quiet = true;
   o.write_outputs = false;
   const train::Result r = train::run(o);
@@ -143,11 +103,11 @@ TEST_CASE("train: Ex 1.7 at seed 0 reaches the published outcome") {
 
 TEST_CASE("train: a non-finite loss stops the run, naming the term and the step") {
   const fs::path dir = test::temp_dir("test");
-  train::Options o = short_run(dir / "run", 1, 200, 64);
-  o.dopesheet = (dir / "explode.csv").string();
+  const std::string sheet = (dir / "explode.csv").string();
   // An absurd learning rate: the first Adam steps move every weight by about 1e30.
-  std::ofstream(o.dopesheet) << "STEP,lr,reg-separate,reg-planar,reg-norm,reg-norm-v,reg-polar\n"
-                                "0,1e30,0.001,0.02,0.01,0.02,0.006\n199,1e30,,,,,\n";
+  std::ofstream(sheet) << "STEP,lr,reg-separate,reg-planar,reg-norm,reg-norm-v,reg-polar\n"
+                          "0,1e30,0.001,0.02,0.01,0.02,0.006\n199,1e30,,,,,\n";
+  train::Options o = short_run(dir / "run", 1, 200, 64, {"dopesheet=" + sheet});
   const std::string error = run_error(o);
   CHECK(error.find("non-finite") != std::string::npos);
   CHECK(error.find(" at step ") != std::string::npos);
@@ -165,9 +125,8 @@ TEST_CASE("train: a non-finite loss stops the run, naming the term and the step"
 
 TEST_CASE("train: a run killed with SIGKILL and resumed ends bit-identical to an uninterrupted one") {
   const fs::path dir = test::temp_dir("test");
-  train::Options o = short_run(dir / "whole", 1, 3000, 64);
+  train::Options o = short_run(dir / "whole", 1, 3000, 64, {"snapshot_every=250"});
   o.checkpoint_every = 400;
-  o.snapshot_every = 250;
   train::run(o);
 
   // The same run in a child process, killed at some step after its first checkpoint. Each
@@ -199,7 +158,8 @@ TEST_CASE("train: a run killed with SIGKILL and resumed ends bit-identical to an
 
   train::Options r = train::resume_options(killed.string());
   r.quiet = true;
-  CHECK(r.steps == 3000);
+  CHECK(r.experiment.steps == 3000);
+  CHECK(r.experiment.resolved == o.experiment.resolved);
   CHECK(r.checkpoint_every == 400);
   train::run(r);
   for (const char* f : {"metrics.csv", "checkpoint.safetensors", "latents.npy", "latent_steps.npy", "losses.svg"}) {
