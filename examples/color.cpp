@@ -123,8 +123,18 @@ double vibrancy(const float* c) {
   return double(std::max({c[0], c[1], c[2]})) - double(std::min({c[0], c[1], c[2]}));
 }
 
+double greenness(const float* c) { return c[1] * (1.0 - c[0] / 2.0 - c[2] / 2.0); }
+double blueness(const float* c) { return c[2] * (1.0 - c[0] / 2.0 - c[1] / 2.0); }
+
 double LabelRule::probability(const float* rgb) const {
-  const double b = base == Base::Redness ? redness(rgb) : base == Base::Vibrancy ? vibrancy(rgb) : 1 - vibrancy(rgb);
+  double b = 0;
+  switch (base) {
+    case Base::Redness: b = redness(rgb); break;
+    case Base::Greenness: b = greenness(rgb); break;
+    case Base::Blueness: b = blueness(rgb); break;
+    case Base::Vibrancy: b = vibrancy(rgb); break;
+    case Base::Desaturation: b = 1 - vibrancy(rgb); break;
+  }
   return scale * std::pow(b, power);
 }
 

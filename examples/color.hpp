@@ -52,15 +52,17 @@ ColorSet hue_ring(int n);
 ColorSet hsv_grid(const std::vector<double>& hues, const std::vector<double>& saturations,
                   const std::vector<double>& values);
 
-double redness(const float* rgb);   // r (1 - g/2 - b/2): 1 only at pure red
+double redness(const float* rgb);    // r (1 - g/2 - b/2): 1 only at pure red
+double greenness(const float* rgb);  // g (1 - r/2 - b/2): 1 only at pure green
+double blueness(const float* rgb);   // b (1 - r/2 - g/2): 1 only at pure blue
 double vibrancy(const float* rgb);  // chroma = max - min = S V
 
-// A label rule: p(label | color) = scale x base(color)^power, base one of redness, vibrancy and
-// desaturation (1 - vibrancy). Milestone 1: red 0.5 redness^10, vibrant 0.5 vibrancy^100,
-// desaturated 0.5 (1 - vibrancy)^10; milestone 2 ("redux"): red 0.08 redness^8, vibrant
-// 0.01 vibrancy^10.
+// A label rule: p(label | color) = scale x base(color)^power, base one of redness, greenness,
+// blueness, vibrancy and desaturation (1 - vibrancy). Milestone 1: red 0.5 redness^10, vibrant
+// 0.5 vibrancy^100, desaturated 0.5 (1 - vibrancy)^10; milestone 2 ("redux"): red 0.08
+// redness^8, vibrant 0.01 vibrancy^10.
 struct LabelRule {
-  enum class Base { Redness, Vibrancy, Desaturation };
+  enum class Base { Redness, Vibrancy, Desaturation, Greenness, Blueness };
   std::string name;
   Base base = Base::Redness;
   double scale = 1, power = 1;

@@ -264,7 +264,7 @@ Concept find_concept(const train::Experiment& experiment, const std::string& lab
   if (!hsv) throw std::invalid_argument("unknown concept '" + label + "' (known: " + names + ")");
   for (const train::Regularizer& r : experiment.regularizers) {
     const bool anchors = r.kind == train::TermKind::Anchor || r.kind == train::TermKind::AngularAnchor;
-    if (!anchors || !r.affinities.count(label) || r.anchor_sign <= 0) continue;
+    if (!anchors || !r.affinities.count(label) || !r.anchor_point.empty() || r.anchor_sign <= 0) continue;
     if (r.anchor_axis >= k)
       throw std::invalid_argument("experiment " + experiment.name + " anchors '" + label + "' to dim " +
                                   std::to_string(r.anchor_axis) + ", beyond the bottleneck's " + std::to_string(k));

@@ -247,7 +247,8 @@ class Run {
       k_ = model_.encoder.forward(tape_.tensor(1, 3)).cols();
       tape_.rewind(before);
     }
-    for (BoundRegularizer& r : regs_) r.point = loss::axis(k_, r.spec->anchor_axis, r.spec->anchor_sign);
+    for (BoundRegularizer& r : regs_)
+      r.point = r.spec->anchor_point.empty() ? loss::axis(k_, r.spec->anchor_axis, r.spec->anchor_sign) : r.spec->anchor_point;
     reference_tensor_ = tape_.tensor(color::hue_ring(6).rgb);  // the drift anchor's reference set
     int largest = batch_;
     for (const Source& s : sources_)
@@ -351,7 +352,7 @@ void Run::bind_names() {
   hues_column_ = sheet_.property_index("data-hues");
   vibrancies_column_ = sheet_.property_index("data-vibrancies");
   for (const Regularizer& r : exp_.regularizers)
-    if (r.enabled) regs_.push_back({&r, std::size_t(sheet_.property_index(r.name)), {}});
+    if (r.enabled) regs_.push_back({&r, std::size_t(sheet_.property_index(r.name)), {}, {}});
 }
 
 // A source per data entry; every phase of the dopesheet maps to its own or to "*".

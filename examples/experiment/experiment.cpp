@@ -268,9 +268,18 @@ Regularizer read_regularizer(Object& o, const std::string& name, int k, const st
     case TermKind::Anchor:
     case TermKind::AngularAnchor:
     case TermKind::AntiAnchor:
-      r.anchor_axis = int(o.integer("axis", 0, 0, k - 1));
-      r.anchor_sign = double(o.integer("sign", 1, -1, 1));
-      if (r.anchor_sign == 0) o.fail(o.at("sign"), "expected 1 or -1, got 0");
+      if (const Json* point = o.get("point")) {  // any direction, else sign x e_axis
+        if (!point->is_array() || int(point->size()) != k)
+          o.fail(o.at("point"), "expected " + std::to_string(k) + " numbers (the bottleneck's width), got " + shown(*point));
+        for (int d = 0; d < k; ++d) r.anchor_point.push_back(o.check_number((*point)[d], o.at("point") + "[" + std::to_string(d) + "]", -1e6, 1e6));
+        if (std::all_of(r.anchor_point.begin(), r.anchor_point.end(), [](double v) { return v == 0; }))
+          o.fail(o.at("point"), "the zero vector has no direction");
+        o.out["point"] = *point;
+      } else {
+        r.anchor_axis = int(o.integer("axis", 0, 0, k - 1));
+        r.anchor_sign = double(o.integer("sign", 1, -1, 1));
+        if (r.anchor_sign == 0) o.fail(o.at("sign"), "expected 1 or -1, got 0");
+      }
       if (r.kind == TermKind::AntiAnchor) r.hemi = o.boolean("hemi", false);
       break;
     case TermKind::Uniformity: r.uniformity_t = o.number("t", 2, 1e-6, 1e6); break;
@@ -357,7 +366,7 @@ Experiment read_experiment(const Json& j, const std::string& source) {
   Object labels = root.child("labels");
   for (const std::string& name : labels.keys()) {
     Object l = labels.child(name);
-    const int base = l.choice("of", std::nullopt, {"redness", "vibrancy", "desaturation"});
+    const int base = l.choice("of", std::nullopt, {"redness", "vibrancy", "desaturation", "greenness", "blueness"});
     const double scale = l.number("scale", 1, 0, 1), power = l.number("power", 1, 0, 1000);
     e.labels.push_back({name, color::LabelRule::Base(base), scale, power});
     labels.out[name] = l.finish();

@@ -54,8 +54,9 @@ struct Regularizer {
   double uniformity_t = 2;            // Uniformity
   std::vector<int> dims;              // Subspace
   bool invert = false;                // Subspace
-  int anchor_axis = 0;                // anchors: the point is sign * e_axis
+  int anchor_axis = 0;                // anchors: the point is sign * e_axis ...
   double anchor_sign = 1;
+  std::vector<double> anchor_point;   // ... unless this is given (bottleneck-wide)
   bool hemi = false;                  // AntiAnchor
   bool focus_weighted = false;        // weight each sample by its curriculum focus (Ex 1.6)
 };
