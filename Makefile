@@ -190,13 +190,15 @@ $(PEER_LIBTORCH): bench/peer/ex17_libtorch.cpp | torch-deps
 bench-compare: $(BENCH_BIN) $(CLI) $(PEER_LIBTORCH) | torch-deps
 	/usr/bin/python3 bench/peer/compare.py --bench $(BENCH_BIN) --cli $(CLI) --libtorch $(PEER_LIBTORCH) $(COMPARE_ARGS)
 
-# libFuzzer (clang) on the two parsers of untrusted files, FUZZ_SECONDS each. The seed corpora
+# libFuzzer (clang) on the three parsers of untrusted files, FUZZ_SECONDS each. The seed corpora
 # live in tests/fuzz/corpus/; new inputs collect in build/fuzz/, crashes as build/fuzz/crash-*.
 # A crash found is fixed and its input added to the seed corpus as a regression case.
 FUZZ_SECONDS ?= 30
 FUZZ_FLAGS := -std=c++20 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -I.
-fuzz: deps
-	@mkdir -p build/fuzz/work-dopesheet build/fuzz/work-safetensors
+FUZZ_EXPERIMENT_SRCS := tests/fuzz/fuzz_experiment.cpp examples/experiment/experiment.cpp examples/color.cpp \
+                        nn/models.cpp schedule/*.cpp $(EXPERIMENTS_SRC)
+fuzz: deps $(EXPERIMENTS_SRC)
+	@mkdir -p build/fuzz/work-dopesheet build/fuzz/work-safetensors build/fuzz/work-experiment
 	clang++-14 $(FUZZ_FLAGS) tests/fuzz/fuzz_dopesheet.cpp schedule/*.cpp -o build/fuzz/dopesheet
 	clang++-14 $(FUZZ_FLAGS) tests/fuzz/fuzz_safetensors.cpp nn/safetensors.cpp -o build/fuzz/safetensors
 	cd build/fuzz && { ./dopesheet -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -print_final_stats=1 \
@@ -205,6 +207,10 @@ fuzz: deps
 	cd build/fuzz && { ./safetensors -max_total_time=$(FUZZ_SECONDS) -max_len=16384 -print_final_stats=1 \
 	  work-safetensors ../../tests/fuzz/corpus/safetensors > safetensors.log 2>&1; rc=$$?; \
 	  grep -E "Done|stat::number_of_executed_units|ERROR" safetensors.log; exit $$rc; }
+	clang++-14 $(FUZZ_FLAGS) -isystem $(EIGEN_INC) $(FUZZ_EXPERIMENT_SRCS) -o build/fuzz/experiment
+	cd build/fuzz && { ./experiment -max_total_time=$(FUZZ_SECONDS) -max_len=8192 -print_final_stats=1 \
+	  work-experiment ../../tests/fuzz/corpus/experiment > experiment.log 2>&1; rc=$$?; \
+	  grep -E "Done|stat::number_of_executed_units|ERROR" experiment.log; exit $$rc; }
 
 clean:
 	rm -rf build

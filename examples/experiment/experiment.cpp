@@ -192,18 +192,22 @@ std::vector<double> read_values(Object& parent, const std::string& key, bool hue
   return values;
 }
 
+constexpr long kMaxColors = 1000000;  // a data set's size: bounded, so that a typo cannot exhaust memory
+
 color::ColorSet read_set(Object& s) {
   switch (s.choice("kind", std::nullopt, {"hsv-cube", "rgb-cube", "hue-ring", "hsv-grid"})) {
     case 0: {
       const int h = int(s.integer("hues", 36, 1, 3600)), sat = int(s.integer("saturations", 10, 1, 1000));
-      return color::hsv_cube(h, sat, int(s.integer("values", 10, 1, 1000)));
+      const int v = int(s.integer("values", 10, 1, 1000));
+      if (long(h) * sat * v > kMaxColors) s.fail(s.path(), "more than 10^6 colors");
+      return color::hsv_cube(h, sat, v);
     }
     case 1: return color::rgb_cube(int(s.integer("n", 8, 1, 100)));
     case 2: return color::hue_ring(int(s.integer("n", 6, 1, 100000)));
     default: {
       const std::vector<double> h = read_values(s, "hues", true), sat = read_values(s, "saturations", false);
       const std::vector<double> v = read_values(s, "values", false);
-      if (h.size() * sat.size() * v.size() > 1000000) s.fail(s.path(), "more than 10^6 colors");
+      if (h.size() * sat.size() * v.size() > std::size_t(kMaxColors)) s.fail(s.path(), "more than 10^6 colors");
       return color::hsv_grid(h, sat, v);
     }
   }
@@ -389,7 +393,7 @@ Experiment read_experiment(const Json& j, const std::string& source) {
   schedule::Dopesheet parsed;
   try {
     parsed = schedule::parse_dopesheet(e.dopesheet, source + ": dopesheet");
-  } catch (const std::exception& ex) {
+  } catch (const schedule::DopesheetError& ex) {
     throw ExperimentError(ex.what());
   }
   if (root.get("steps")) e.steps = int(root.integer("steps", std::nullopt, 1, 100000000));
@@ -443,7 +447,7 @@ void inline_dopesheet(Json& j, const std::string& source, const std::string& dir
     text = ss.str();
     try {  // a file's own errors name the file, line and column
       schedule::parse_dopesheet(text, path.string());
-    } catch (const std::exception& e) {
+    } catch (const schedule::DopesheetError& e) {
       throw ExperimentError(source + ": dopesheet: " + e.what());
     }
   }
@@ -489,7 +493,7 @@ bool is_path(const std::string& what) {
 Json parse_json(const std::string& text, const std::string& source) {
   try {
     return Json::parse(text);
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {  // a syntax error, or a number beyond double
     std::string what = e.what();
     const std::size_t colon = what.find(": ");  // drop nlohmann's "[json.exception.parse_error.101] "
     throw ExperimentError(source + ": not valid JSON: " + (colon == std::string::npos ? what : what.substr(colon + 2)));
