@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <memory>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -26,27 +27,6 @@
 
 namespace sg::cli {
 namespace {
-
-const char* const kHelp =
-    "usage: spheregrad compare --presets A,B[,...] [options]\n"
-    "\n"
-    "Trains each preset at one seed (each into its own run folder) and writes a comparison:\n"
-    "comparison.md and comparison.html (loss curves aligned on steps with the phase starts\n"
-    "marked, the loss spike at each phase start, the logged magnitude of every term, the final\n"
-    "metrics side by side), total.svg and recon.svg, and with --probe-every gradients.csv: the\n"
-    "radial and tangential parts of each weighted term's gradient with respect to the latents.\n"
-    "\n"
-    "options:\n"
-    "  --presets LIST      presets to compare (known: %s)\n"
-    "  --seed N            seed of every run (default 0)\n"
-    "  --steps N           train N steps instead of each dopesheet's length\n"
-    "  --probe-every N     split every term's gradient every N steps (default 0: never)\n"
-    "  --out DIR           comparison folder (default out/compare-<A>-vs-<B>-seed<N>)\n"
-    "  --quiet             print nothing on stdout\n"
-    "\n"
-    "Examples: the Ex 1.6 report and the repulsion conflict:\n"
-    "  spheregrad compare --presets ex-1.6-smooth,ex-1.6-stepped\n"
-    "  spheregrad compare --presets ex-1.5,ex-1.5-original,ex-1.5-angular --probe-every 25\n";
 
 // The columns of a run's metrics.csv, by name.
 struct Curves {
@@ -157,53 +137,15 @@ figures::Series windowed(const std::string& name, const std::vector<double>& v, 
   return s;
 }
 
-}  // namespace
-
-int compare(int argc, char** argv) {
+struct Settings {
   std::vector<std::string> presets;
-  train::Options base;
-  base.quiet = true;
+  train::Options base;  // seed, steps and probe_every of every run
   std::string out;
   bool quiet = false;
-  std::string names;
-  for (const std::string& n : train::preset_names()) names += (names.empty() ? "" : ", ") + n;
-  for (int i = 1; i < argc; ++i) {
-    const std::string arg = argv[i];
-    if (arg == "--help" || arg == "-h") {
-      std::printf(kHelp, names.c_str());
-      return 0;
-    }
-    if (arg == "--quiet") {
-      quiet = true;
-      continue;
-    }
-    if (i + 1 >= argc) {
-      std::fprintf(stderr, "spheregrad compare: %s needs a value (try --help)\n", arg.c_str());
-      return 2;
-    }
-    const std::string value = argv[++i];
-    char* end = nullptr;
-    const long number_value = std::strtol(value.c_str(), &end, 10);
-    const bool is_number = !value.empty() && !*end && number_value >= 0;
-    if (arg == "--presets") {
-      std::stringstream ss(value);
-      for (std::string p; std::getline(ss, p, ',');) presets.push_back(p);
-    } else if (arg == "--out") {
-      out = value;
-    } else if ((arg == "--seed" || arg == "--steps" || arg == "--probe-every") && is_number) {
-      if (arg == "--seed") base.seed = (unsigned long long)number_value;
-      if (arg == "--steps") base.steps = int(number_value);
-      if (arg == "--probe-every") base.probe_every = int(number_value);
-    } else {
-      std::fprintf(stderr, "spheregrad compare: unknown option or bad value '%s %s' (try --help)\n", arg.c_str(),
-                   value.c_str());
-      return 2;
-    }
-  }
-  if (presets.size() < 2) {
-    std::fprintf(stderr, "spheregrad compare: --presets needs at least two presets (try --help)\n");
-    return 2;
-  }
+};
+
+int compare(const std::vector<std::string>& presets, const train::Options& base, std::string out, bool quiet) {
+  if (presets.size() < 2) throw CLI::ValidationError("--presets needs at least two presets");
   for (const std::string& p : presets) train::find_preset(p);  // unknown names fail before any training
   if (out.empty()) out = "out/compare-" + presets[0] + "-vs-" + presets[1] + "-seed" + std::to_string(base.seed);
   std::filesystem::create_directories(out);
@@ -386,6 +328,36 @@ int compare(int argc, char** argv) {
   if (base.probe_every > 0) write_file_atomically(out + "/gradients.csv", probes_csv);
   if (!quiet) std::printf("\n%s\ncomparison in %s/ (open comparison.html)\n", md.c_str(), out.c_str());
   return 0;
+}
+
+}  // namespace
+
+void add_compare(CLI::App& program, int& exit_code) {
+  auto s = std::make_shared<Settings>();
+  s->base.quiet = true;  // the runs themselves; --quiet silences the comparison
+  CLI::App* command =
+      program.add_subcommand("compare", "train presets side by side: aligned curves, spikes, gradient parts");
+  command->add_option("--presets", s->presets, "presets to compare (known: " + known_presets() + ")")
+      ->type_name("LIST")
+      ->delimiter(',')
+      ->allow_extra_args(false);
+  add_integer(*command, "--seed", s->base.seed, 0, "seed of every run (default 0)");
+  add_integer(*command, "--steps", s->base.steps, 0, "train N steps instead of each dopesheet's length");
+  add_integer(*command, "--probe-every", s->base.probe_every, 0,
+              "split every term's gradient every N steps (default 0: never)");
+  command->add_option("--out", s->out, "comparison folder (default out/compare-<A>-vs-<B>-seed<N>)")->type_name("DIR");
+  command->add_flag("--quiet", s->quiet, "print nothing on stdout");
+  command->footer(
+      "Trains each preset at one seed (each into its own run folder) and writes a comparison:\n"
+      "comparison.md and comparison.html (loss curves aligned on steps with the phase starts\n"
+      "marked, the loss spike at each phase start, the logged magnitude of every term, the final\n"
+      "metrics side by side), total.svg and recon.svg, and with --probe-every gradients.csv: the\n"
+      "radial and tangential parts of each weighted term's gradient with respect to the latents.\n"
+      "\n"
+      "Examples: the Ex 1.6 report and the repulsion conflict:\n"
+      "  spheregrad compare --presets ex-1.6-smooth,ex-1.6-stepped\n"
+      "  spheregrad compare --presets ex-1.5,ex-1.5-original,ex-1.5-angular --probe-every 25");
+  command->callback([s, &exit_code] { exit_code = compare(s->presets, s->base, s->out, s->quiet); });
 }
 
 }  // namespace sg::cli

@@ -1,8 +1,6 @@
 // `spheregrad train`: runs a preset (Ex 1.7 at seed 0 by default) and writes its run folder.
 #include <cstdio>
-#include <cstdlib>
-#include <cstring>
-#include <stdexcept>
+#include <memory>
 #include <string>
 
 #include "examples/cli.hpp"
@@ -11,95 +9,24 @@
 namespace sg::cli {
 namespace {
 
-const char* const kHelp =
-    "usage: spheregrad train [options]\n"
-    "\n"
-    "Trains a color autoencoder with the selective regularizers of a preset, following its\n"
-    "dopesheet, and writes a run folder. With no options: preset ex-1.7 at seed 0.\n"
-    "\n"
-    "options:\n"
-    "  --preset NAME         the experiment (default ex-1.7; known: %s)\n"
-    "  --seed N              seed of every random stream (default 0)\n"
-    "  --steps N             train N steps instead of the dopesheet's length\n"
-    "  --batch N             batch size of sampled phases (default: the preset's, 64 for ex-1.7;\n"
-    "                        full-batch phases always take their whole set)\n"
-    "  --threads N           OpenMP threads (default 1; results are identical at any count)\n"
-    "  --dopesheet FILE      use this dopesheet instead of the preset's embedded one\n"
-    "  --without NAME        drop a regularizer (ablations); repeatable\n"
-    "  --snapshot-every N    save validation latents every N steps (default 250; 0 = none)\n"
-    "  --out DIR             run folder (default out/<preset>-seed<N>)\n"
-    "  --quiet               no progress bar and no summary on stdout\n"
-    "  --checkpoint-every N  every N steps, replace DIR/checkpoint.safetensors with the full\n"
-    "                        state of the run, so that a killed run can be resumed\n"
-    "  --resume DIR          continue the run in DIR from its last checkpoint, with the options it\n"
-    "                        was started with (only --threads and --quiet may be given); it ends\n"
-    "                        bit-identical to a run that was never interrupted\n"
-    "  --overwrite           replace a finished run in the output folder (refused otherwise)\n"
-    "  --log-every N         a metrics.csv row every N steps (default 1)\n"
-    "\n"
-    "The run folder gets metrics.csv (one row per step), summary.json (final metrics),\n"
-    "latents.npy + latent_steps.npy (snapshots of the RGB 8^3 cube), checkpoint.safetensors,\n"
-    "latents_dim1_dim{0,2,3}.svg, losses.svg, schedule.svg and report.html.\n";
+struct Settings {
+  train::Options options;
+  std::string resume;  // a run folder to continue
+};
 
-}  // namespace
-
-int train(int argc, char** argv) {
-  train::Options o;
-  std::string resume_dir;
-  std::string names;
-  for (const std::string& n : train::preset_names()) names += (names.empty() ? "" : ", ") + n;
-  for (int i = 1; i < argc; ++i) {
-    const std::string arg = argv[i];
-    if (arg == "--help" || arg == "-h") {
-      std::printf(kHelp, names.c_str());
-      return 0;
-    }
-    if (arg == "--quiet" || arg == "--overwrite") {
-      (arg == "--quiet" ? o.quiet : o.overwrite) = true;
-      continue;
-    }
-    if (i + 1 >= argc) {
-      std::fprintf(stderr, "spheregrad train: %s needs a value (try --help)\n", arg.c_str());
-      return 2;
-    }
-    const char* value = argv[++i];
-    try {
-      if (arg == "--preset") o.preset = value;
-      else if (arg == "--seed") o.seed = (unsigned long long)parse_integer("--seed", value, 0);
-      else if (arg == "--steps") o.steps = int(parse_integer("--steps", value, 1));
-      else if (arg == "--batch") o.batch = int(parse_integer("--batch", value, 2));
-      else if (arg == "--threads") o.threads = int(parse_integer("--threads", value, 1));
-      else if (arg == "--dopesheet") o.dopesheet = value;
-      else if (arg == "--without") o.without.push_back(value);
-      else if (arg == "--snapshot-every") o.snapshot_every = int(parse_integer("--snapshot-every", value, 0));
-      else if (arg == "--out") o.out = value;
-      else if (arg == "--checkpoint-every") o.checkpoint_every = int(parse_integer("--checkpoint-every", value, 1));
-      else if (arg == "--resume") resume_dir = value;
-      else if (arg == "--log-every") o.log_every = int(parse_integer("--log-every", value, 1));
-      else {
-        std::fprintf(stderr, "spheregrad train: unknown option '%s' (try --help)\n", arg.c_str());
-        return 2;
-      }
-    } catch (const std::invalid_argument& e) {
-      std::fprintf(stderr, "spheregrad train: %s\n", e.what());
-      return 2;
-    }
-  }
-  if (!resume_dir.empty()) {
+int train(const CLI::App& command, const Settings& s) {
+  train::Options o = s.options;
+  if (!s.resume.empty()) {
     // A resumed run takes its own options from its checkpoint; only these two may differ.
-    for (int i = 1; i < argc; ++i) {
-      const std::string arg = argv[i];
-      if (arg.rfind("--", 0) == 0 && arg != "--resume" && arg != "--threads" && arg != "--quiet") {
-        std::fprintf(stderr, "spheregrad train: --resume continues a run with its own options; %s cannot be given "
-                             "(only --threads and --quiet)\n", arg.c_str());
-        return 2;
-      }
+    for (const CLI::Option* option : command.get_options()) {
+      const std::string name = option->get_name();
+      if (option->count() && name != "--resume" && name != "--threads" && name != "--quiet")
+        throw CLI::ValidationError("--resume continues a run with its own options; " + name +
+                                   " cannot be given (only --threads and --quiet)");
     }
-    const int threads = o.threads;
-    const bool quiet = o.quiet;
-    o = train::resume_options(resume_dir);
-    o.threads = threads;
-    o.quiet = quiet;
+    o = train::resume_options(s.resume);
+    o.threads = s.options.threads;
+    o.quiet = s.options.quiet;
   }
   const train::Result r = train::run(o);
   if (!o.quiet) {
@@ -124,6 +51,50 @@ int train(int argc, char** argv) {
     std::printf("  outputs in %s/ (open report.html)\n", r.out_dir.c_str());
   }
   return 0;
+}
+
+}  // namespace
+
+void add_train(CLI::App& program, int& exit_code) {
+  auto s = std::make_shared<Settings>();
+  train::Options& o = s->options;
+  CLI::App* command =
+      program.add_subcommand("train", "train a color autoencoder on a preset (default: Ex 1.7, seed 0)");
+  command->add_option("--preset", o.preset, "the experiment (default ex-1.7; known: " + known_presets() + ")")
+      ->type_name("NAME");
+  add_integer(*command, "--seed", o.seed, 0, "seed of every random stream (default 0)");
+  add_integer(*command, "--steps", o.steps, 1, "train N steps instead of the dopesheet's length");
+  add_integer(*command, "--batch", o.batch, 2,
+              "batch size of sampled phases (default: the preset's, 64 for ex-1.7;\n"
+              "full-batch phases always take their whole set)");
+  add_integer(*command, "--threads", o.threads, 1, "OpenMP threads (default 1; results are identical at any count)");
+  command->add_option("--dopesheet", o.dopesheet, "use this dopesheet instead of the preset's embedded one")
+      ->type_name("FILE");
+  command->add_option("--without", o.without, "drop a regularizer (ablations); repeatable")
+      ->type_name("NAME")
+      ->allow_extra_args(false);
+  add_integer(*command, "--snapshot-every", o.snapshot_every, 0,
+              "save validation latents every N steps (default 250; 0 = none)");
+  command->add_option("--out", o.out, "run folder (default out/<preset>-seed<N>)")->type_name("DIR");
+  command->add_flag("--quiet", o.quiet, "no progress bar and no summary on stdout");
+  add_integer(*command, "--checkpoint-every", o.checkpoint_every, 1,
+              "every N steps, replace DIR/checkpoint.safetensors with the full\n"
+              "state of the run, so that a killed run can be resumed");
+  command->add_option("--resume", s->resume,
+                      "continue the run in DIR from its last checkpoint, with the options it\n"
+                      "was started with (only --threads and --quiet may be given); it ends\n"
+                      "bit-identical to a run that was never interrupted")
+      ->type_name("DIR");
+  command->add_flag("--overwrite", o.overwrite, "replace a finished run in the output folder (refused otherwise)");
+  add_integer(*command, "--log-every", o.log_every, 1, "a metrics.csv row every N steps (default 1)");
+  command->footer(
+      "Trains a color autoencoder with the selective regularizers of a preset, following its\n"
+      "dopesheet, and writes a run folder. With no options: preset ex-1.7 at seed 0.\n"
+      "\n"
+      "The run folder gets metrics.csv (one row per step), summary.json (final metrics),\n"
+      "latents.npy + latent_steps.npy (snapshots of the RGB 8^3 cube), checkpoint.safetensors,\n"
+      "latents_dim1_dim{0,2,3}.svg, losses.svg, schedule.svg and report.html.");
+  command->callback([command, s, &exit_code] { exit_code = train(*command, *s); });
 }
 
 }  // namespace sg::cli

@@ -34,6 +34,8 @@
 
 namespace sg::train {
 
+extern const char* const kVersion;  // of checkpoints and summaries, and `spheregrad --version`
+
 enum class TermKind {
   Unitarity, Planarity, Subspace, AngularRepulsion, EuclideanRepulsion,
   Anchor, AngularAnchor, AntiAnchor, DriftAnchor, Uniformity,

@@ -55,22 +55,25 @@ TEST_CASE("cli: bad commands and flags are refused with a clear message") {
     MESSAGE("no " << cli() << " (build it first): skipped");
     return;
   }
-  expect("", 2, "usage: spheregrad <command>");
+  expect("", 2, "spheregrad: A subcommand is required (try --help)");
   expect("frobnicate", 2, "unknown command 'frobnicate'");
-  expect("train --frobnicate 1", 2, "unknown option '--frobnicate'");
+  expect("train --frobnicate", 2, "spheregrad train: The following argument was not expected: --frobnicate");
+  expect("train --frobnicate 1", 2, "--frobnicate");
   expect("train --seed -1", 2, "--seed expects an integer >= 0, got '-1'");
   expect("train --steps 0", 2, "--steps expects an integer >= 1, got '0'");
   expect("train --steps 12x", 2, "--steps expects an integer >= 1, got '12x'");
+  expect("train --steps=12x", 2, "--steps expects an integer >= 1, got '12x'");
   expect("train --batch 1", 2, "--batch expects an integer >= 2, got '1'");
   expect("train --threads 0", 2, "--threads expects an integer >= 1, got '0'");
-  expect("train --steps", 2, "--steps needs a value");
+  expect("train --steps", 2, "--steps: 1 required N missing");
   expect("train --preset ex-9 --steps 1", 1, "unknown preset 'ex-9'");
   expect("train --without reg-nope --steps 1", 1, "--without reg-nope: preset ex-1.7 has no regularizer");
   expect("train --dopesheet /nonexistent/x.csv --steps 1", 1, "/nonexistent/x.csv");
   expect("train --resume /nonexistent/run", 1, "cannot resume: /nonexistent/run/checkpoint.safetensors does not exist");
-  expect("schedule", 2, "expected a dopesheet file");
+  expect("schedule", 2, "FILE.csv is required");
   expect("schedule /nonexistent/x.csv", 1, "/nonexistent/x.csv");
-  expect("train --help", 0, "usage: spheregrad train");
+  expect("train --help", 0, "Usage: spheregrad train [OPTIONS]");
+  expect("--version", 0, "spheregrad 0.1.0");
 }
 
 TEST_CASE("cli: a malformed dopesheet names file, line and column; a finished run is never overwritten") {
