@@ -8,7 +8,7 @@
 #   make bench-compare the Ex 1.7 training step against PyTorch and LibTorch, side by side
 #   make clean        remove build/
 #
-# Missing system packages (Eigen, doctest, Google Benchmark, nlohmann-json) are installed
+# Missing system packages (Eigen, doctest, Google Benchmark, nlohmann-json, CLI11) are installed
 # with apt-get when running as root or with password-less sudo; otherwise make stops and
 # prints the exact command to run.  Override paths/flags on the command line, e.g.
 #   make test ARCH=x86-64-v3 THREADS=1
@@ -64,7 +64,8 @@ BENCH_BIN := $(BUILD)/run_bench
 
 # ---------------------------------------------------------------- system packages
 # header-that-must-exist=debian-package
-CORE_PKGS  := $(EIGEN_INC)/Eigen/Core=libeigen3-dev /usr/include/nlohmann/json.hpp=nlohmann-json3-dev
+CORE_PKGS  := $(EIGEN_INC)/Eigen/Core=libeigen3-dev /usr/include/nlohmann/json.hpp=nlohmann-json3-dev \
+              /usr/include/CLI/CLI.hpp=libcli11-dev
 TEST_PKGS  := /usr/include/doctest/doctest.h=doctest-dev
 BENCH_PKGS := /usr/include/benchmark/benchmark.h=libbenchmark-dev
 FUZZ_PKGS  := /usr/bin/clang++-14=clang-14 \

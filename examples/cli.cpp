@@ -1,4 +1,4 @@
-// examples/cli.cpp -- what every subcommand parses the same way.
+// examples/cli.cpp -- the program's parser and what every subcommand parses the same way.
 #include "examples/cli.hpp"
 
 #include <cerrno>
@@ -7,7 +7,111 @@
 #include <cstdlib>
 #include <stdexcept>
 
+#include "examples/train.hpp"
+
 namespace sg::cli {
+
+namespace {
+
+// "spheregrad sweep merge": the program and the commands chosen so far, to head messages.
+std::string command_path(const CLI::App& program) {
+  std::string path = program.get_name();
+  for (const CLI::App* app = &program; !app->get_subcommands().empty();) {
+    app = app->get_subcommands().front();
+    path += " " + app->get_name();
+  }
+  return path;
+}
+
+// CLI11 reports a first word that is no command as a missing command; name the word instead.
+std::string usage_problem(const CLI::App& program, const CLI::ParseError& e) {
+  const std::vector<std::string> rest = program.remaining();
+  if (program.get_subcommands().empty() && !rest.empty())
+    return (rest[0].starts_with('-') ? "unknown option '" : "unknown command '") + rest[0] + "'";
+  return e.what();
+}
+
+}  // namespace
+
+int run_program(int argc, char** argv) {
+  CLI::App program("", "spheregrad");
+  program.set_version_flag("--version", std::string("spheregrad ") + train::kVersion);
+  program.require_subcommand(1);
+  // A repeated option keeps its last value, as the hand-written parsers did (CLI11 would refuse it).
+  program.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+  int exit_code = 0;
+  for (auto add : {add_train, add_experiment, add_demo, add_schedule, add_sweep, add_compare, add_llc, add_intervene})
+    add(program, exit_code);
+  // Only now: a subcommand inherits the footer its parent has when it is added.
+  program.footer("'spheregrad <command> --help' describes each command.");
+  try {
+    program.parse(argc, argv);  // runs the chosen command's callback
+  } catch (const CLI::Success& e) {  // --help, --version
+    return program.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::fprintf(stderr, "%s: %s (try --help)\n", command_path(program).c_str(), usage_problem(program, e).c_str());
+    return 2;
+  } catch (const train::ExperimentError& e) {
+    std::fprintf(stderr, "%s: error: %s\n", command_path(program).c_str(), e.what());
+    return 2;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "%s: error: %s\n", command_path(program).c_str(), e.what());
+    return 1;
+  }
+  return exit_code;
+}
+
+CLI::Option* add_converted(CLI::App& command, const std::string& name,
+                           std::function<void(const std::string&)> convert, const std::string& help) {
+  auto checked = [convert = std::move(convert)](const std::string& text) {
+    try {
+      convert(text);
+    } catch (const std::invalid_argument& e) {
+      throw CLI::ValidationError(e.what());
+    }
+  };
+  return command.add_option_function<std::string>(name, checked, help);
+}
+
+std::string known_experiments() {
+  std::string names;
+  for (const std::string& n : train::builtin_names()) names += (names.empty() ? "" : ", ") + n;
+  return names;
+}
+
+void ExperimentOverrides::add_to(CLI::App& command, bool with_seed) {
+  command.add_option("--set", set,
+                     "change any field of the experiment: KEY.PATH=VALUE, VALUE as JSON\n"
+                     "(else a string; null restores the default), e.g.\n"
+                     "--set model.bottleneck=5 --set regularizers.reg-separate.power=6; repeatable")
+      ->type_name("KEY=VALUE")
+      ->allow_extra_args(false)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  command.add_option("--without", without, "disable a regularizer (ablations); repeatable")
+      ->type_name("NAME")
+      ->allow_extra_args(false)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  const auto shorthand = [&](const std::string& option, const std::string& key, long lo, const std::string& help) {
+    add_converted(command, option, [this, option, key, lo](const std::string& text) {
+      shorthands.push_back(key + "=" + std::to_string(parse_integer(option, text.c_str(), lo)));
+    }, help)->type_name("N");
+  };
+  if (with_seed) shorthand("--seed", "seed", 0, "seed of every random stream (--set seed=N; default 0)");
+  shorthand("--steps", "steps", 1, "train N steps instead of the dopesheet's length (--set steps=N)");
+  shorthand("--batch", "batch", 2, "batch size of sampled phases (--set batch=N; full-batch phases\ntake their whole set)");
+  shorthand("--snapshot-every", "snapshot_every", 0, "validation latents every N steps (--set snapshot_every=N; 0 = none)");
+  shorthand("--log-every", "log_every", 1, "a metrics.csv row every N steps (--set log_every=N)");
+  command.add_option_function<std::string>(
+             "--dopesheet", [this](const std::string& file) { shorthands.push_back("dopesheet=" + file); },
+             "use this dopesheet file (--set dopesheet=FILE)")
+      ->type_name("FILE");
+}
+
+train::Overrides ExperimentOverrides::get() const {
+  train::Overrides o{set, without};
+  o.set.insert(o.set.end(), shorthands.begin(), shorthands.end());
+  return o;
+}
 
 std::string figure(double v, int digits) {
   char buf[40];

@@ -1,4 +1,4 @@
-// `spheregrad compare`: trains several presets at one seed and writes one comparison: the loss
+// `spheregrad compare`: trains experiments (or reads finished runs) and writes one comparison: the loss
 // curves aligned on steps with every phase start marked, the loss spike at each phase start,
 // the logged loss magnitudes of every term, the final metrics side by side and, with
 // --probe-every, the radial and tangential parts of each term's gradient (the repulsion
@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <memory>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -26,27 +27,6 @@
 
 namespace sg::cli {
 namespace {
-
-const char* const kHelp =
-    "usage: spheregrad compare --presets A,B[,...] [options]\n"
-    "\n"
-    "Trains each preset at one seed (each into its own run folder) and writes a comparison:\n"
-    "comparison.md and comparison.html (loss curves aligned on steps with the phase starts\n"
-    "marked, the loss spike at each phase start, the logged magnitude of every term, the final\n"
-    "metrics side by side), total.svg and recon.svg, and with --probe-every gradients.csv: the\n"
-    "radial and tangential parts of each weighted term's gradient with respect to the latents.\n"
-    "\n"
-    "options:\n"
-    "  --presets LIST      presets to compare (known: %s)\n"
-    "  --seed N            seed of every run (default 0)\n"
-    "  --steps N           train N steps instead of each dopesheet's length\n"
-    "  --probe-every N     split every term's gradient every N steps (default 0: never)\n"
-    "  --out DIR           comparison folder (default out/compare-<A>-vs-<B>-seed<N>)\n"
-    "  --quiet             print nothing on stdout\n"
-    "\n"
-    "Examples: the Ex 1.6 report and the repulsion conflict:\n"
-    "  spheregrad compare --presets ex-1.6-smooth,ex-1.6-stepped\n"
-    "  spheregrad compare --presets ex-1.5,ex-1.5-original,ex-1.5-angular --probe-every 25\n";
 
 // The columns of a run's metrics.csv, by name.
 struct Curves {
@@ -157,75 +137,54 @@ figures::Series windowed(const std::string& name, const std::vector<double>& v, 
   return s;
 }
 
-}  // namespace
-
-int compare(int argc, char** argv) {
-  std::vector<std::string> presets;
-  train::Options base;
-  base.quiet = true;
+struct Settings {
+  std::vector<std::string> runs;  // built-in names, experiment files, finished run folders
+  ExperimentOverrides overrides;  // for the experiments trained here
+  train::Options base;            // probe_every of every run trained here
   std::string out;
   bool quiet = false;
-  std::string names;
-  for (const std::string& n : train::builtin_names()) names += (names.empty() ? "" : ", ") + n;
-  unsigned long long seed = 0;
-  int steps = 0;
-  for (int i = 1; i < argc; ++i) {
-    const std::string arg = argv[i];
-    if (arg == "--help" || arg == "-h") {
-      std::printf(kHelp, names.c_str());
-      return 0;
-    }
-    if (arg == "--quiet") {
-      quiet = true;
-      continue;
-    }
-    if (i + 1 >= argc) {
-      std::fprintf(stderr, "spheregrad compare: %s needs a value (try --help)\n", arg.c_str());
-      return 2;
-    }
-    const std::string value = argv[++i];
-    char* end = nullptr;
-    const long number_value = std::strtol(value.c_str(), &end, 10);
-    const bool is_number = !value.empty() && !*end && number_value >= 0;
-    if (arg == "--presets") {
-      std::stringstream ss(value);
-      for (std::string p; std::getline(ss, p, ',');) presets.push_back(p);
-    } else if (arg == "--out") {
-      out = value;
-    } else if ((arg == "--seed" || arg == "--steps" || arg == "--probe-every") && is_number) {
-      if (arg == "--seed") seed = (unsigned long long)number_value;
-      if (arg == "--steps") steps = int(number_value);
-      if (arg == "--probe-every") base.probe_every = int(number_value);
-    } else {
-      std::fprintf(stderr, "spheregrad compare: unknown option or bad value '%s %s' (try --help)\n", arg.c_str(),
-                   value.c_str());
-      return 2;
-    }
+};
+
+bool is_run_folder(const std::string& what) { return std::filesystem::is_regular_file(what + "/experiment.json"); }
+
+// The name a run has in the tables: an experiment's label, or a folder's own name.
+std::string display_name(const std::string& what, const train::Experiment& e) {
+  if (!is_run_folder(what)) return e.label();
+  const std::filesystem::path p = std::filesystem::path(what).lexically_normal();
+  return (p.filename().empty() ? p.parent_path() : p).filename().string();
+}
+
+int compare(const Settings& s) {
+  if (s.runs.size() < 2) throw CLI::ValidationError("compare needs at least two experiments or run folders");
+  // Every experiment and folder is read before any training, so that a bad one fails first.
+  std::vector<train::Experiment> experiments;
+  std::vector<std::string> names;
+  for (const std::string& what : s.runs) {
+    experiments.push_back(is_run_folder(what) ? train::load_run(what).experiment
+                                              : train::load_experiment(what, s.overrides.get()));
+    names.push_back(display_name(what, experiments.back()));
   }
-  if (presets.size() < 2) {
-    std::fprintf(stderr, "spheregrad compare: --presets needs at least two presets (try --help)\n");
-    return 2;
-  }
-  std::vector<train::Experiment> experiments;  // unknown names fail before any training
-  train::Overrides overrides{{"seed=" + std::to_string(seed)}, {}};
-  if (steps > 0) overrides.set.push_back("steps=" + std::to_string(steps));
-  for (const std::string& p : presets) experiments.push_back(train::load_experiment(p, overrides));
-  if (out.empty()) out = "out/compare-" + presets[0] + "-vs-" + presets[1] + "-seed" + std::to_string(seed);
+  std::string out = s.out;
+  if (out.empty()) out = "out/compare-" + names[0] + "-vs-" + names[1] + "-seed" + std::to_string(experiments[0].seed);
   std::filesystem::create_directories(out);
 
   std::vector<RunData> runs;
-  for (std::size_t e = 0; e < presets.size(); ++e) {
-    const std::string& p = presets[e];
-    train::Options o = base;
-    o.experiment = experiments[e];
-    o.out = out + "/runs/" + p;
-    o.overwrite = true;  // the comparison owns its run folders
-    if (!quiet) std::printf("training %s (seed %llu) ...\n", p.c_str(), seed);
+  for (std::size_t k = 0; k < s.runs.size(); ++k) {
     RunData r;
-    r.preset = p;
-    r.result = train::run(o);
-    r.curves = read_curves(o.out + "/metrics.csv");
-    const schedule::Dopesheet sheet = schedule::parse_dopesheet(experiments[e].dopesheet);
+    r.preset = names[k];
+    std::string dir = s.runs[k];
+    if (is_run_folder(dir)) {
+      r.result = train::load_run(dir).result;
+    } else {
+      train::Options o = s.base;
+      o.experiment = experiments[k];
+      o.out = dir = out + "/runs/" + names[k];
+      o.overwrite = true;  // the comparison owns its run folders
+      if (!s.quiet) std::printf("training %s (seed %llu) ...\n", names[k].c_str(), o.experiment.seed);
+      r.result = train::run(o);
+    }
+    r.curves = read_curves(dir + "/metrics.csv");
+    const schedule::Dopesheet sheet = schedule::parse_dopesheet(experiments[k].dopesheet);
     for (const schedule::PhaseInstance& ph : sheet.phases)
       if (ph.start > 0 && ph.start < r.result.steps) r.phase_starts.push_back(ph.start);
     for (const std::string& n : r.curves.names)
@@ -368,10 +327,13 @@ int compare(int argc, char** argv) {
   }
 
   std::string title = "Comparison:";
-  for (const std::string& p : presets) title += " " + p;
-  title += " (seed " + std::to_string(seed) + ")";
-  std::string md = "# " + title + "\n\nRun folders: " + out + "/runs/<preset>/ (each with its report.html). "
-                   "Curves: total.svg, recon.svg.\n\n";
+  for (const std::string& n : names) title += " " + n;
+  title += " (seed";
+  for (const train::Experiment& e : experiments) title += " " + std::to_string(e.seed);
+  title += ")";
+  std::string md = "# " + title + "\n\nRun folders: ";
+  for (std::size_t k = 0; k < runs.size(); ++k) md += (k ? ", " : "") + runs[k].result.out_dir;
+  md += " (each with its report.html). Curves: total.svg, recon.svg.\n\n";
   std::string html = "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>" + title +
                      "</title>\n<style>body{font-family:sans-serif;margin:16px;color:#222}table{border-collapse:"
                      "collapse;font-size:13px;margin-bottom:16px}td,th{padding:2px 8px;border-bottom:1px solid "
@@ -383,15 +345,49 @@ int compare(int argc, char** argv) {
     html += ss.str();
   }
   std::vector<const Table*> tables = {&finals, &spikes, &magnitudes};
-  if (base.probe_every > 0) tables.push_back(&gradients);
+  if (s.base.probe_every > 0) tables.push_back(&gradients);
   tables.push_back(&noise);
   for (const Table* t : tables) md += t->markdown(), html += t->html();
   html += "</body></html>\n";
   write_file_atomically(out + "/comparison.md", md);
   write_file_atomically(out + "/comparison.html", html);
-  if (base.probe_every > 0) write_file_atomically(out + "/gradients.csv", probes_csv);
-  if (!quiet) std::printf("\n%s\ncomparison in %s/ (open comparison.html)\n", md.c_str(), out.c_str());
+  if (s.base.probe_every > 0) write_file_atomically(out + "/gradients.csv", probes_csv);
+  if (!s.quiet) std::printf("\n%s\ncomparison in %s/ (open comparison.html)\n", md.c_str(), out.c_str());
   return 0;
+}
+
+}  // namespace
+
+void add_compare(CLI::App& program, int& exit_code) {
+  auto s = std::make_shared<Settings>();
+  s->base.quiet = true;  // the runs themselves; --quiet silences the comparison
+  CLI::App* command = program.add_subcommand(
+      "compare", "compare experiments or finished runs side by side: aligned curves, spikes, gradient parts");
+  command->add_option("runs", s->runs, "built-in experiments, experiment files (.json) or finished run folders")
+      ->type_name("WHAT...");
+  command->add_option("--presets", s->runs, "the same, comma-separated (known: " + known_experiments() + ")")
+      ->type_name("LIST")
+      ->delimiter(',')
+      ->allow_extra_args(false);
+  s->overrides.add_to(*command, true);
+  add_integer(*command, "--probe-every", s->base.probe_every, 0,
+              "split every term's gradient every N steps (default 0: never)");
+  command->add_option("--out", s->out, "comparison folder (default out/compare-<A>-vs-<B>-seed<N>)")->type_name("DIR");
+  command->add_flag("--quiet", s->quiet, "print nothing on stdout");
+  command->footer(
+      "Trains each experiment (each into its own run folder under the comparison's; --set and\n"
+      "the other experiment options apply to every one) and reads each finished run folder as\n"
+      "it is, then writes a comparison: comparison.md and comparison.html (loss curves aligned\n"
+      "on steps with the phase starts marked, the loss spike at each phase start, the logged\n"
+      "magnitude of every term, the final metrics side by side), total.svg and recon.svg, and\n"
+      "with --probe-every gradients.csv: the radial and tangential parts of each weighted term's\n"
+      "gradient with respect to the latents (for the runs trained here).\n"
+      "\n"
+      "Examples: the Ex 1.6 report, the repulsion conflict, a custom run against the stock one:\n"
+      "  spheregrad compare ex-1.6-smooth ex-1.6-stepped\n"
+      "  spheregrad compare ex-1.5 ex-1.5-original ex-1.5-angular --probe-every 25\n"
+      "  spheregrad compare out/ex-1.7-seed0 out/ex-1.7-1a2b3c4d-seed0");
+  command->callback([s, &exit_code] { exit_code = compare(*s); });
 }
 
 }  // namespace sg::cli

@@ -4,7 +4,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
-#include <cstring>
+#include <memory>
 #include <random>
 
 #include "autodiff/ops.hpp"
@@ -12,29 +12,13 @@
 
 namespace sg::cli {
 
-int demo(int argc, char** argv) {
-  int steps = 2000;
-  for (int i = 1; i < argc; ++i) {
-    if (!std::strcmp(argv[i], "--help")) {
-      std::printf(
-          "usage: spheregrad demo [--steps N]\n\n"
-          "Fits y = sin(3x) with a 1-32-1 tanh MLP by gradient descent on the autodiff tape\n"
-          "and prints the loss every N/10 steps. --steps N: number of steps (default 2000).\n");
-      return 0;
-    }
-    if (!std::strcmp(argv[i], "--steps") && i + 1 < argc) {
-      char* end = nullptr;
-      steps = int(std::strtol(argv[++i], &end, 10));
-      if (*end || steps <= 0) {
-        std::fprintf(stderr, "spheregrad demo: --steps expects a positive integer, got '%s'\n", argv[i]);
-        return 2;
-      }
-    } else {
-      std::fprintf(stderr, "spheregrad demo: unknown option '%s' (try --help)\n", argv[i]);
-      return 2;
-    }
-  }
+namespace {
 
+struct Settings {
+  int steps = 2000;
+};
+
+int demo(int steps) {
   Tape<float> tape;
   std::mt19937 rng(0);
   std::uniform_real_distribution<float> init(-1.0f, 1.0f);
@@ -66,6 +50,19 @@ int demo(int argc, char** argv) {
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   std::printf("%d steps in %.3f s (%.0f steps/s)\n", steps, seconds, steps / seconds);
   return 0;
+}
+
+}  // namespace
+
+void add_demo(CLI::App& program, int& exit_code) {
+  auto s = std::make_shared<Settings>();
+  CLI::App* command =
+      program.add_subcommand("demo", "fit a tiny model with the autodiff tape (a smoke test of the engine)");
+  add_integer(*command, "--steps", s->steps, 1, "number of steps (default 2000)");
+  command->footer(
+      "Fits y = sin(3x) with a 1-32-1 tanh MLP by gradient descent on the autodiff tape\n"
+      "and prints the loss every N/10 steps.");
+  command->callback([s, &exit_code] { exit_code = demo(s->steps); });
 }
 
 }  // namespace sg::cli

@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <stdexcept>
@@ -23,46 +24,6 @@
 
 namespace sg::cli {
 namespace {
-
-const char* const kHelp =
-    "usage: spheregrad intervene RUN_DIR... (--suppress LABEL | --repel LABEL | --ablate DIMS | --prune DIMS)\n"
-    "                            [options]\n"
-    "\n"
-    "Intervenes on the bottleneck of trained color autoencoders (SPEC.md section 10) and measures\n"
-    "how precisely the intervention hits its concept: every color's reconstruction MSE before\n"
-    "and after, on the RGB 8^3 cube, the 17 named colors, HSV slices and a hue sweep.\n"
-    "\n"
-    "interventions (exactly one):\n"
-    "  --suppress LABEL   x' = x - g(a) (x.v) v, a = clamp(x.v, 0, 1), v the concept's direction\n"
-    "  --repel LABEL      turn x in the plane of (x, v), keeping |x|, to cos(x', v) = a (1 - g(a))\n"
-    "  --ablate DIMS      zero the bottleneck's producer rows and biases and consumer columns\n"
-    "  --prune DIMS       delete those dims (a model with a narrower bottleneck)\n"
-    "  LABEL is a concept the run's preset anchors (known: red, whose direction is the preset's\n"
-    "  anchor axis, +dim 0); DIMS is a comma-separated list of bottleneck dims, e.g. 0 or 0,2.\n"
-    "\n"
-    "options:\n"
-    "  --a0 X, --b X, --p X  the falloff g(a) = b ((a - a0)/(1 - a0))^p for a > a0, else 0\n"
-    "                        (suppress/repel; default a0 0, b 1, p 2; p 0 removes the whole\n"
-    "                        positive component)\n"
-    "  --concept LABEL       the concept the score compares with, for --ablate/--prune (default red)\n"
-    "  --score-power X       the score's power of the similarity (default 2 for suppress/repel,\n"
-    "                        3 for ablate/prune)\n"
-    "  --out DIR             output folder (one run only; default RUN_DIR/<name>)\n"
-    "  --name NAME           the output folder's name inside each RUN_DIR (default\n"
-    "                        intervene-<kind>-<label or dims>, e.g. intervene-suppress-red)\n"
-    "  --table FILE          one CSV row per run (r, R^2, red and cyan dMSE, ...), for sweeps\n"
-    "  --quiet               print nothing on stdout\n"
-    "\n"
-    "The score: R^2 = r^2, r the Pearson correlation over the RGB 8^3 cube between each color's\n"
-    "MSE after the intervention and sim(color, concept)^power, sim = eff (1 - |s1 - s2|)(1 - |v1 - v2|),\n"
-    "eff = r hue_sim + (1 - r), r = (s1 v1 + s2 v2) / 2, hue_sim = max(0, (90 - dhue) / 90).\n"
-    "\n"
-    "outputs per run: colors.csv (per color: set, name, rgb, hsv, sim, sim^power, mse_before,\n"
-    "mse_after, dmse, the reconstruction after), summary.json (the intervention, r, R^2, the fit,\n"
-    "the named colors' dMSE), patches.svg and patches_baseline.svg (reconstructed around true\n"
-    "colors on HSV slices), mse_vs_hue.svg, error_vs_similarity.svg.\n"
-    "\n"
-    "example: spheregrad train --preset ex-2.4.1 --out /tmp/r && spheregrad intervene /tmp/r --suppress red --p 0\n";
 
 enum class Kind { None, Suppress, Repel, Ablate, Prune };
 
@@ -84,7 +45,6 @@ struct Settings {
   std::vector<int> dims;       // ablate/prune
   std::string dims_text;
   intervene::Falloff falloff;
-  bool falloff_given = false, concept_given = false;
   double score_power = -1;     // < 0: the kind's default
   std::string out, name, table;
   bool quiet = false;
@@ -105,6 +65,23 @@ std::vector<int> parse_dims(const std::string& option, const std::string& text) 
     if (end == std::string::npos) return dims;
     begin = end + 1;
   }
+}
+
+// The one intervention of a command line: `value` is a label for suppress/repel, dims for
+// ablate/prune. A second intervention is a usage error.
+void choose(Settings& s, Kind kind, const std::string& option, const std::string& value) {
+  if (s.kind != Kind::None)
+    throw std::invalid_argument(std::string("choose one intervention (got --") + kind_name(s.kind) + " and " + option +
+                                ")");
+  s.kind = kind;
+  if (kind == Kind::Suppress || kind == Kind::Repel) {
+    s.label = value;
+    return;
+  }
+  s.dims = parse_dims(option, value);
+  std::vector<int> sorted = s.dims;
+  std::sort(sorted.begin(), sorted.end());
+  for (int d : sorted) s.dims_text += (s.dims_text.empty() ? "" : "+") + std::to_string(d);
 }
 
 // ------------------------------------------------------------------ one run
@@ -485,87 +462,21 @@ Stats stats(std::vector<double> v) {
   return s;
 }
 
-}  // namespace
-
-int intervene(int argc, char** argv) {
-  Settings s;
-  for (int i = 1; i < argc; ++i) {
-    const std::string arg = argv[i];
-    if (arg == "--help" || arg == "-h") {
-      std::fputs(kHelp, stdout);
-      return 0;
-    }
-    if (arg == "--quiet") {
-      s.quiet = true;
-      continue;
-    }
-    if (arg.rfind("--", 0) != 0) {
-      s.runs.push_back(arg);
-      continue;
-    }
-    if (i + 1 >= argc) {
-      std::fprintf(stderr, "spheregrad intervene: %s needs a value (try --help)\n", arg.c_str());
-      return 2;
-    }
-    const char* value = argv[++i];
-    try {
-      auto choose = [&](Kind k) {
-        if (s.kind != Kind::None)
-          throw std::invalid_argument(std::string("choose one intervention (got --") + kind_name(s.kind) + " and " + arg + ")");
-        s.kind = k;
-      };
-      if (arg == "--suppress" || arg == "--repel") {
-        choose(arg == "--suppress" ? Kind::Suppress : Kind::Repel);
-        s.label = value;
-      } else if (arg == "--ablate" || arg == "--prune") {
-        choose(arg == "--ablate" ? Kind::Ablate : Kind::Prune);
-        s.dims = parse_dims(arg, value);
-        s.dims_text.clear();
-        std::vector<int> sorted = s.dims;
-        std::sort(sorted.begin(), sorted.end());
-        for (int d : sorted) s.dims_text += (s.dims_text.empty() ? "" : "+") + std::to_string(d);
-      } else if (arg == "--a0") {
-        s.falloff.a0 = parse_number(arg, value), s.falloff_given = true;
-      } else if (arg == "--b") {
-        s.falloff.b = parse_number(arg, value), s.falloff_given = true;
-      } else if (arg == "--p") {
-        s.falloff.p = parse_number(arg, value), s.falloff_given = true;
-      } else if (arg == "--concept") {
-        s.concept_label = value, s.concept_given = true;
-      } else if (arg == "--score-power") {
-        s.score_power = parse_number(arg, value);
-        if (s.score_power < 0) throw std::invalid_argument("--score-power expects a number >= 0, got '" + std::string(value) + "'");
-      } else if (arg == "--out") {
-        s.out = value;
-      } else if (arg == "--name") {
-        s.name = value;
-        if (s.name.empty() || s.name.find('/') != std::string::npos)
-          throw std::invalid_argument("--name expects a folder name without '/', got '" + s.name + "'");
-      } else if (arg == "--table") {
-        s.table = value;
-      } else {
-        std::fprintf(stderr, "spheregrad intervene: unknown option '%s' (try --help)\n", arg.c_str());
-        return 2;
-      }
-    } catch (const std::invalid_argument& e) {
-      std::fprintf(stderr, "spheregrad intervene: %s\n", e.what());
-      return 2;
-    }
-  }
-  auto usage = [](const std::string& message) {
-    std::fprintf(stderr, "spheregrad intervene: %s (try --help)\n", message.c_str());
-    return 2;
-  };
-  if (s.runs.empty()) return usage("no RUN_DIR given");
-  if (s.kind == Kind::None) return usage("no intervention given: --suppress, --repel, --ablate or --prune");
+int intervene(const CLI::App& command, const Settings& s) {
+  if (s.kind == Kind::None)
+    throw CLI::ValidationError("no intervention given: --suppress, --repel, --ablate or --prune");
   const bool latent = s.kind == Kind::Suppress || s.kind == Kind::Repel;
-  if (!latent && s.falloff_given) return usage("--a0, --b and --p shape --suppress and --repel only");
-  if (latent && s.concept_given) return usage("--concept is for --ablate and --prune (--" + std::string(kind_name(s.kind)) + " names its own)");
-  if (!s.out.empty() && s.runs.size() > 1) return usage("--out takes one RUN_DIR; with several, use --name");
+  const bool falloff_given = command.count("--a0") || command.count("--b") || command.count("--p");
+  if (!latent && falloff_given) throw CLI::ValidationError("--a0, --b and --p shape --suppress and --repel only");
+  if (latent && command.count("--concept"))
+    throw CLI::ValidationError("--concept is for --ablate and --prune (--" + std::string(kind_name(s.kind)) +
+                               " names its own)");
+  if (!s.out.empty() && s.runs.size() > 1)
+    throw CLI::ValidationError("--out takes one RUN_DIR; with several, use --name");
   try {
     s.falloff.check();
   } catch (const std::invalid_argument& e) {
-    return usage(e.what());
+    throw CLI::ValidationError(e.what());
   }
 
   std::vector<Outcome> outcomes;
@@ -596,6 +507,71 @@ int intervene(int argc, char** argv) {
     if (!s.table.empty()) std::printf("  table: %s\n", s.table.c_str());
   }
   return 0;
+}
+
+}  // namespace
+
+void add_intervene(CLI::App& program, int& exit_code) {
+  auto s = std::make_shared<Settings>();
+  CLI::App* command =
+      program.add_subcommand("intervene", "suppress, repel, ablate or prune a concept in trained runs; score it");
+  command->add_option("RUN_DIR", s->runs, "trained runs' folders")->required();
+  const std::pair<Kind, const char*> interventions[] = {
+      {Kind::Suppress, "x' = x - g(a) (x.v) v, a = clamp(x.v, 0, 1), v the concept's direction"},
+      {Kind::Repel, "turn x in the plane of (x, v), keeping |x|, to cos(x', v) = a (1 - g(a))"},
+      {Kind::Ablate, "zero the bottleneck's producer rows and biases and consumer columns"},
+      {Kind::Prune, "delete those dims (a model with a narrower bottleneck)"}};
+  for (const auto& [kind, help] : interventions) {
+    const std::string name = std::string("--") + kind_name(kind);
+    add_converted(*command, name, [s, kind, name](const std::string& v) { choose(*s, kind, name, v); }, help)
+        ->type_name(kind == Kind::Suppress || kind == Kind::Repel ? "LABEL" : "DIMS");
+  }
+  add_number(*command, "--a0", s->falloff.a0,
+             "the falloff g(a) = b ((a - a0)/(1 - a0))^p for a > a0, else 0\n"
+             "(suppress/repel; default a0 0)");
+  add_number(*command, "--b", s->falloff.b, "the falloff's b (default 1)");
+  add_number(*command, "--p", s->falloff.p, "the falloff's p (default 2; 0 removes the whole positive component)");
+  command->add_option("--concept", s->concept_label,
+                      "the concept the score compares with, for --ablate/--prune (default red)")
+      ->type_name("LABEL");
+  add_number(*command, "--score-power", s->score_power,
+             "the score's power of the similarity (default 2 for suppress/repel,\n"
+             "3 for ablate/prune)",
+             0);
+  command->add_option("--out", s->out, "output folder (one run only; default RUN_DIR/<name>)")->type_name("DIR");
+  add_converted(
+      *command, "--name",
+      [s](const std::string& v) {
+        if (v.empty() || v.find('/') != std::string::npos)
+          throw std::invalid_argument("--name expects a folder name without '/', got '" + v + "'");
+        s->name = v;
+      },
+      "the output folder's name inside each RUN_DIR (default\n"
+      "intervene-<kind>-<label or dims>, e.g. intervene-suppress-red)")
+      ->type_name("NAME");
+  command->add_option("--table", s->table, "one CSV row per run (r, R^2, red and cyan dMSE, ...), for sweeps")
+      ->type_name("FILE");
+  command->add_flag("--quiet", s->quiet, "print nothing on stdout");
+  command->footer(
+      "Intervenes on the bottleneck of trained color autoencoders (SPEC.md section 10) and measures\n"
+      "how precisely the intervention hits its concept: every color's reconstruction MSE before\n"
+      "and after, on the RGB 8^3 cube, the 17 named colors, HSV slices and a hue sweep.\n"
+      "\n"
+      "Exactly one intervention: --suppress, --repel, --ablate or --prune. LABEL is a concept the\n"
+      "run's preset anchors (known: red, whose direction is the preset's anchor axis, +dim 0);\n"
+      "DIMS is a comma-separated list of bottleneck dims, e.g. 0 or 0,2.\n"
+      "\n"
+      "The score: R^2 = r^2, r the Pearson correlation over the RGB 8^3 cube between each color's\n"
+      "MSE after the intervention and sim(color, concept)^power, sim = eff (1 - |s1 - s2|)(1 - |v1 - v2|),\n"
+      "eff = r hue_sim + (1 - r), r = (s1 v1 + s2 v2) / 2, hue_sim = max(0, (90 - dhue) / 90).\n"
+      "\n"
+      "outputs per run: colors.csv (per color: set, name, rgb, hsv, sim, sim^power, mse_before,\n"
+      "mse_after, dmse, the reconstruction after), summary.json (the intervention, r, R^2, the fit,\n"
+      "the named colors' dMSE), patches.svg and patches_baseline.svg (reconstructed around true\n"
+      "colors on HSV slices), mse_vs_hue.svg, error_vs_similarity.svg.\n"
+      "\n"
+      "example: spheregrad train --preset ex-2.4.1 --out /tmp/r && spheregrad intervene /tmp/r --suppress red --p 0");
+  command->callback([command, s, &exit_code] { exit_code = intervene(*command, *s); });
 }
 
 }  // namespace sg::cli

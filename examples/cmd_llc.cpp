@@ -101,41 +101,6 @@ llc::TargetFactory<float> color_reconstruction_target(const TrainedModel& traine
 
 namespace {
 
-const char* const kHelp =
-    "usage: spheregrad llc RUN_DIR_OR_CHECKPOINT [options]\n"
-    "\n"
-    "Estimates the local learning coefficient (LLC) of a trained color model at its weights w*\n"
-    "by SGLD sampling (docs/llc.md). The loss is the reconstruction MSE on the model's training\n"
-    "distribution: the HSV cube, colors drawn with replacement in proportion to their bias\n"
-    "weight, in minibatches. Each chain starts at w* and takes steps\n"
-    "  w <- w - (eps/2) (nbeta grad L_batch(w) + gamma (w - w*) + weight_decay w) + sqrt(eps) N(0, 1)\n"
-    "and the estimate is nbeta (mean loss over the draws - L(w*)), averaged over chains.\n"
-    "\n"
-    "options:\n"
-    "  --chains N            independent chains (default 10)\n"
-    "  --draws N             steps whose losses are averaged, per chain (default 200)\n"
-    "  --burn-in N           steps discarded first, per chain (default 200; keep it >= draws)\n"
-    "  --eps X               step size (default 1e-4)\n"
-    "  --gamma X             localization strength (default 100)\n"
-    "  --nbeta X             inverse temperature times n (default n / ln n)\n"
-    "  --n N                 the n of the default nbeta (default 3600, the HSV cube's colors)\n"
-    "  --weight-decay X      an extra Gaussian prior, X |w|^2 / 2 (default 0)\n"
-    "  --batch N             minibatch size (default 64, as in training)\n"
-    "  --seed N              seed of the chains' noise and minibatch streams (default 0)\n"
-    "  --threads N           chains run in parallel (default 1; results are identical at any count)\n"
-    "  --sweep-nbeta LO:HI:COUNT\n"
-    "                        estimate at COUNT values of nbeta from LO to HI on a log scale (the\n"
-    "                        tempering spectrum), all with the same eps and seed; eps must suit\n"
-    "                        the largest nbeta (watch each point's MALA acceptance)\n"
-    "  --out DIR             output folder (default RUN_DIR/llc, or <checkpoint>-llc for a file)\n"
-    "  --quiet               print nothing on stdout\n"
-    "\n"
-    "outputs: llc_traces.csv (every chain's loss at every step), llc_summary.json (settings,\n"
-    "per-chain estimates and MALA acceptance, warnings), llc_trace.svg (nbeta (L_t - L(w*)) per\n"
-    "chain); with --sweep-nbeta also llc_spectrum.csv and llc_spectrum.svg.\n"
-    "\n"
-    "example: spheregrad train --out /tmp/run0 && spheregrad llc /tmp/run0\n";
-
 struct SweepRange {
   double lo = 0, hi = 0;
   int count = 0;
@@ -264,81 +229,42 @@ nlohmann::ordered_json estimate_json(const llc::Estimate& e) {
           {"warnings", e.warnings}};
 }
 
-}  // namespace
-
-int llc(int argc, char** argv) {
-  llc::Options o;
-  o.draws = 200;
-  o.burn_in = 200;
+struct Settings {
+  llc::Options o{.draws = 200, .burn_in = 200};
   int batch = 64;
-  double n = color_training_set_size(), nbeta = 0;
+  double n = 0, nbeta = 0;  // 0: not given
   bool quiet = false;
   std::optional<SweepRange> sweep;
   std::string path, out;
-  auto usage_error = [](const std::string& what) {
-    std::fprintf(stderr, "spheregrad llc: %s (try --help)\n", what.c_str());
-    return 2;
-  };
-  for (int i = 1; i < argc; ++i) {
-    const std::string arg = argv[i];
-    if (arg == "--help" || arg == "-h") {
-      std::fputs(kHelp, stdout);
-      return 0;
-    }
-    if (arg == "--quiet") {
-      quiet = true;
-      continue;
-    }
-    if (arg.rfind("--", 0) != 0) {
-      if (!path.empty()) return usage_error("more than one path: '" + path + "' and '" + arg + "'");
-      path = arg;
-      continue;
-    }
-    if (i + 1 >= argc) return usage_error(arg + " needs a value");
-    const char* value = argv[++i];
-    try {
-      if (arg == "--chains") o.chains = int(parse_integer(arg, value, 1));
-      else if (arg == "--draws") o.draws = int(parse_integer(arg, value, 1));
-      else if (arg == "--burn-in") o.burn_in = int(parse_integer(arg, value, 0));
-      else if (arg == "--eps") o.eps = parse_number(arg, value, 0, false);
-      else if (arg == "--gamma") o.gamma = parse_number(arg, value, 0, true);
-      else if (arg == "--nbeta") nbeta = parse_number(arg, value, 0, false);
-      else if (arg == "--n") n = double(parse_integer(arg, value, 2));
-      else if (arg == "--weight-decay") o.weight_decay = parse_number(arg, value, 0, true);
-      else if (arg == "--batch") batch = int(parse_integer(arg, value, 1));
-      else if (arg == "--seed") o.seed = std::uint64_t(parse_integer(arg, value, 0));
-      else if (arg == "--threads") o.threads = int(parse_integer(arg, value, 1));
-      else if (arg == "--sweep-nbeta") sweep = parse_sweep(value);
-      else if (arg == "--out") out = value;
-      else return usage_error("unknown option '" + arg + "'");
-    } catch (const std::invalid_argument& e) {
-      return usage_error(e.what());
-    }
-  }
-  if (path.empty()) return usage_error("missing RUN_DIR_OR_CHECKPOINT");
-  o.nbeta = nbeta > 0 ? nbeta : llc::default_nbeta(n);
+};
+
+int llc(Settings s) {
+  llc::Options& o = s.o;
+  const double n = s.n > 0 ? s.n : color_training_set_size();
+  o.nbeta = s.nbeta > 0 ? s.nbeta : llc::default_nbeta(n);
   set_num_threads(o.threads);
 
-  const TrainedModel trained = load_trained_model(path);
+  const TrainedModel trained = load_trained_model(s.path);
   if (!trained.preset.empty() && trained.preset != "ex-1.7")
     std::fprintf(stderr,
                  "spheregrad llc: warning: the loss is Ex 1.7's training distribution (the HSV cube by bias "
                  "weight); preset %s trained on its own data\n",
                  trained.preset.c_str());
   namespace fs = std::filesystem;
-  if (out.empty())
-    out = fs::is_directory(path) ? (fs::path(path) / "llc").string()
-                                 : (fs::path(path).parent_path() / (fs::path(path).stem().string() + "-llc")).string();
-  const llc::TargetFactory<float> target = color_reconstruction_target(trained, batch);
+  if (s.out.empty())
+    s.out = fs::is_directory(s.path)
+                ? (fs::path(s.path) / "llc").string()
+                : (fs::path(s.path).parent_path() / (fs::path(s.path).stem().string() + "-llc")).string();
+  const llc::TargetFactory<float> target = color_reconstruction_target(trained, s.batch);
 
   const auto start = std::chrono::steady_clock::now();
   std::vector<llc::Estimate> estimates;
-  if (sweep) estimates = llc::sweep(target, o, llc::log_space(sweep->lo, sweep->hi, sweep->count));
+  if (s.sweep) estimates = llc::sweep(target, o, llc::log_space(s.sweep->lo, s.sweep->hi, s.sweep->count));
   else estimates.push_back(llc::estimate(target, o));
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 
-  fs::create_directories(out);
-  const std::string dir = out + "/";
+  fs::create_directories(s.out);
+  const std::string dir = s.out + "/";
   write_file_atomically(dir + "llc_traces.csv", traces_csv(estimates));
   const std::string what = trained.model + (trained.preset.empty() ? "" : ", " + trained.preset) +
                            (trained.seed.empty() ? "" : " seed " + trained.seed) +
@@ -346,7 +272,7 @@ int llc(int argc, char** argv) {
   // One estimate: up to 9 chains, then their mean on top (the palette has 10 colors). A sweep:
   // the mean over chains at each nbeta.
   std::vector<figures::Series> series;
-  if (!sweep) {
+  if (!s.sweep) {
     const llc::Estimate& e = estimates[0];
     for (int c = 0; c < std::min(o.chains, 9); ++c) series.push_back(windowed("chain " + std::to_string(c), e.llc_trace(c)));
     series.push_back(windowed("mean of chains", mean_trace(e)));
@@ -357,7 +283,7 @@ int llc(int argc, char** argv) {
                         figures::line_chart_svg(series, false,
                                                 "LLC trace, nbeta (L_t - L(w*)), of " + what + "; burn-in ends at step " +
                                                     std::to_string(o.burn_in)));
-  if (sweep) {
+  if (s.sweep) {
     std::string csv = "nbeta,eps,llc_mean,llc_std,mala_acceptance,init_loss\n";
     char buf[256];
     for (const llc::Estimate& e : estimates) {
@@ -374,28 +300,72 @@ int llc(int argc, char** argv) {
       {"checkpoint", trained.checkpoint}, {"model", trained.model}, {"preset", trained.preset},
       {"train_seed", trained.seed}, {"train_step", trained.step},
       {"loss", "reconstruction MSE on the HSV cube, bias-weighted sampling with replacement"},
-      {"n", n}, {"batch", batch}, {"chains", o.chains}, {"draws", o.draws}, {"burn_in", o.burn_in},
+      {"n", n}, {"batch", s.batch}, {"chains", o.chains}, {"draws", o.draws}, {"burn_in", o.burn_in},
       {"eps", o.eps}, {"gamma", o.gamma}, {"nbeta", o.nbeta}, {"weight_decay", o.weight_decay},
-      {"seed", o.seed}, {"sweep", sweep.has_value()},
+      {"seed", o.seed}, {"sweep", s.sweep.has_value()},
       {"wall_seconds", seconds}, {"results", results}};
   write_file_atomically(dir + "llc_summary.json", summary.dump(2) + "\n");
 
   for (const llc::Estimate& e : estimates)
     for (const std::string& w : e.warnings)
       std::fprintf(stderr, "spheregrad llc: warning%s: %s\n",
-                   sweep ? (" at nbeta " + figure(e.nbeta)).c_str() : "", w.c_str());
-  if (!quiet) {
+                   s.sweep ? (" at nbeta " + figure(e.nbeta)).c_str() : "", w.c_str());
+  if (!s.quiet) {
     std::printf("LLC of %s (%s)\n", trained.checkpoint.c_str(), what.c_str());
-    std::printf("  loss: reconstruction MSE on the HSV cube, bias sampler, batch %d; L(w*) = %.4g\n", batch,
+    std::printf("  loss: reconstruction MSE on the HSV cube, bias sampler, batch %d; L(w*) = %.4g\n", s.batch,
                 estimates[0].init_loss);
     std::printf("  %d chains x (%d burn-in + %d draws), gamma %g, seed %llu; %.2f s\n", o.chains, o.burn_in, o.draws,
                 o.gamma, (unsigned long long)o.seed, seconds);
     for (const llc::Estimate& e : estimates)
       std::printf("  nbeta %-9.4g eps %-9.3g LLC %8.3f +- %.3f (std over chains)   MALA acceptance %.3f\n", e.nbeta,
                   e.eps, e.llc_mean, e.llc_std, e.mean_acceptance);
-    std::printf("  outputs in %s/\n", out.c_str());
+    std::printf("  outputs in %s/\n", s.out.c_str());
   }
   return 0;
+}
+
+}  // namespace
+
+void add_llc(CLI::App& program, int& exit_code) {
+  auto s = std::make_shared<Settings>();
+  llc::Options& o = s->o;
+  CLI::App* command =
+      program.add_subcommand("llc", "estimate the local learning coefficient of a trained model by SGLD");
+  command->add_option("RUN_DIR_OR_CHECKPOINT", s->path, "a run folder or its checkpoint.safetensors")->required();
+  add_integer(*command, "--chains", o.chains, 1, "independent chains (default 10)");
+  add_integer(*command, "--draws", o.draws, 1, "steps whose losses are averaged, per chain (default 200)");
+  add_integer(*command, "--burn-in", o.burn_in, 0, "steps discarded first, per chain (default 200; keep it >= draws)");
+  add_number(*command, "--eps", o.eps, "step size (default 1e-4)", 0, false);
+  add_number(*command, "--gamma", o.gamma, "localization strength (default 100)", 0);
+  add_number(*command, "--nbeta", s->nbeta, "inverse temperature times n (default n / ln n)", 0, false);
+  add_integer(*command, "--n", s->n, 2, "the n of the default nbeta (default 3600, the HSV cube's colors)");
+  add_number(*command, "--weight-decay", o.weight_decay, "an extra Gaussian prior, X |w|^2 / 2 (default 0)", 0);
+  add_integer(*command, "--batch", s->batch, 1, "minibatch size (default 64, as in training)");
+  add_integer(*command, "--seed", o.seed, 0, "seed of the chains' noise and minibatch streams (default 0)");
+  add_integer(*command, "--threads", o.threads, 1,
+              "chains run in parallel (default 1; results are identical at any count)");
+  add_converted(*command, "--sweep-nbeta", [s](const std::string& v) { s->sweep = parse_sweep(v); },
+                "estimate at COUNT values of nbeta from LO to HI on a log scale (the\n"
+                "tempering spectrum), all with the same eps and seed; eps must suit\n"
+                "the largest nbeta (watch each point's MALA acceptance)")
+      ->type_name("LO:HI:COUNT");
+  command->add_option("--out", s->out, "output folder (default RUN_DIR/llc, or <checkpoint>-llc for a file)")
+      ->type_name("DIR");
+  command->add_flag("--quiet", s->quiet, "print nothing on stdout");
+  command->footer(
+      "Estimates the local learning coefficient (LLC) of a trained color model at its weights w*\n"
+      "by SGLD sampling (docs/llc.md). The loss is the reconstruction MSE on the model's training\n"
+      "distribution: the HSV cube, colors drawn with replacement in proportion to their bias\n"
+      "weight, in minibatches. Each chain starts at w* and takes steps\n"
+      "  w <- w - (eps/2) (nbeta grad L_batch(w) + gamma (w - w*) + weight_decay w) + sqrt(eps) N(0, 1)\n"
+      "and the estimate is nbeta (mean loss over the draws - L(w*)), averaged over chains.\n"
+      "\n"
+      "outputs: llc_traces.csv (every chain's loss at every step), llc_summary.json (settings,\n"
+      "per-chain estimates and MALA acceptance, warnings), llc_trace.svg (nbeta (L_t - L(w*)) per\n"
+      "chain); with --sweep-nbeta also llc_spectrum.csv and llc_spectrum.svg.\n"
+      "\n"
+      "example: spheregrad train --out /tmp/run0 && spheregrad llc /tmp/run0");
+  command->callback([s, &exit_code] { exit_code = llc(*s); });
 }
 
 }  // namespace sg::cli

@@ -9,7 +9,7 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
-#include <optional>
+#include <memory>
 #include <stdexcept>
 
 #include "examples/cli.hpp"
@@ -22,20 +22,6 @@ namespace {
 using schedule::Dopesheet;
 using schedule::Space;
 using schedule::Timeline;
-
-const char kUsage[] =
-    "usage: spheregrad schedule FILE.csv [--steps LIST] [--svg OUT.svg]\n"
-    "\n"
-    "Realize a dopesheet (docs/schedule.md): the value of every property at every step, as a\n"
-    "training run reads it. Prints CSV to stdout: a header 'step,phase,<properties in column\n"
-    "order>' and one row per step, values with 17 significant digits.\n"
-    "\n"
-    "  --steps LIST   print only these steps, e.g. --steps 0,10,500\n"
-    "  --svg OUT.svg  draw every property over time (log axis for log-space properties), with\n"
-    "                 phase bands and action markers; the CSV is then printed only with --steps\n"
-    "  -h, --help     show this help\n"
-    "\n"
-    "example: spheregrad schedule examples/experiments/ex-1.7.csv --steps 0,10,5000,7500\n";
 
 // Quoted when a reader would split it or trim it.
 std::string csv_field(std::string_view text) {
@@ -241,46 +227,44 @@ void write_file_atomically(const std::string& path, std::string_view contents) {
   }
 }
 
-int schedule(int argc, char** argv) {
-  std::string file, svg_path;
-  std::optional<std::string> step_list;
-  auto usage_error = [](const std::string& what) {
-    std::fprintf(stderr, "spheregrad schedule: error: %s\nrun 'spheregrad schedule --help' for usage\n", what.c_str());
-    return 2;
-  };
-  for (int i = 1; i < argc; ++i) {
-    const std::string arg = argv[i];
-    if (arg == "-h" || arg == "--help") {
-      std::fputs(kUsage, stdout);
-      return 0;
-    }
-    const std::string flag = arg.substr(0, arg.find('='));
-    if (flag == "--steps" || flag == "--svg") {
-      std::string value;
-      if (arg.size() > flag.size()) value = arg.substr(flag.size() + 1);
-      else if (i + 1 < argc) value = argv[++i];
-      if (value.empty()) return usage_error(flag + " needs a value");
-      if (flag == "--steps") step_list = value;
-      else svg_path = value;
-    } else if (arg.starts_with("-") && arg != "-") {
-      return usage_error("unknown option '" + arg + "'");
-    } else if (file.empty()) {
-      file = arg;
-    } else {
-      return usage_error("expected one dopesheet file, got '" + file + "' and '" + arg + "'");
-    }
-  }
-  if (file.empty()) return usage_error("expected a dopesheet file (FILE.csv)");
+namespace {
 
-  const Dopesheet sheet = schedule::load_dopesheet(file);
-  const std::vector<int> steps = step_list ? parse_step_list(*step_list, sheet.length) : std::vector<int>();
-  if (!svg_path.empty()) {
-    write_file_atomically(svg_path, schedule_svg(sheet));
-    std::fprintf(stderr, "spheregrad schedule: wrote %s\n", svg_path.c_str());
+struct Settings {
+  std::string file, step_list, svg_path;
+};
+
+int schedule(const CLI::App& command, const Settings& s) {
+  const bool listed = command.count("--steps") > 0;
+  const Dopesheet sheet = schedule::load_dopesheet(s.file);
+  const std::vector<int> steps = listed ? parse_step_list(s.step_list, sheet.length) : std::vector<int>();
+  if (!s.svg_path.empty()) {
+    write_file_atomically(s.svg_path, schedule_svg(sheet));
+    std::fprintf(stderr, "spheregrad schedule: wrote %s\n", s.svg_path.c_str());
   }
-  if (svg_path.empty() || step_list) write_schedule_csv(sheet, steps, stdout);
+  if (s.svg_path.empty() || listed) write_schedule_csv(sheet, steps, stdout);
   if (std::fflush(stdout) != 0 || std::ferror(stdout)) throw std::runtime_error("cannot write to stdout");
   return 0;
+}
+
+}  // namespace
+
+void add_schedule(CLI::App& program, int& exit_code) {
+  auto s = std::make_shared<Settings>();
+  CLI::App* command =
+      program.add_subcommand("schedule", "realize a dopesheet: every property at every step, as CSV or SVG");
+  command->add_option("FILE.csv", s->file, "the dopesheet")->required();
+  command->add_option("--steps", s->step_list, "print only these steps, e.g. --steps 0,10,500")->type_name("LIST");
+  command->add_option("--svg", s->svg_path,
+                      "draw every property over time (log axis for log-space properties), with\n"
+                      "phase bands and action markers; the CSV is then printed only with --steps")
+      ->type_name("OUT.svg");
+  command->footer(
+      "Realize a dopesheet (docs/schedule.md): the value of every property at every step, as a\n"
+      "training run reads it. Prints CSV to stdout: a header 'step,phase,<properties in column\n"
+      "order>' and one row per step, values with 17 significant digits.\n"
+      "\n"
+      "example: spheregrad schedule examples/experiments/ex-1.7.csv --steps 0,10,5000,7500");
+  command->callback([command, s, &exit_code] { exit_code = schedule(*command, *s); });
 }
 
 }  // namespace sg::cli

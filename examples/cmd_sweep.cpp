@@ -1,4 +1,4 @@
-// `spheregrad sweep`: runs seeds x presets x ablations, one summary row per run, in parallel
+// `spheregrad sweep`: runs seeds x experiments x ablations, one summary row per run, in parallel
 // (--jobs, one child process per run) or as one shard of many (--shard K/N); `sweep merge`
 // joins the shards' tables, `sweep summarize` prints the grouped crumple rates of a table.
 #include <poll.h>
@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <memory>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -23,41 +24,19 @@
 namespace sg::cli {
 namespace {
 
-const char* const kHelp =
-    "usage: spheregrad sweep [options]\n"
-    "       spheregrad sweep merge OUT.csv SHARD.csv... [--expect N]\n"
-    "       spheregrad sweep summarize TABLE.csv\n"
-    "\n"
-    "Trains every combination of presets, ablations and seeds and writes one row of final\n"
-    "metrics per run to a CSV table (no timings in it: the same sweep gives the same bytes),\n"
-    "plus each run's folder. Runs are numbered preset-major, then ablation, then seed.\n"
-    "\n"
-    "options:\n"
-    "  --presets LIST      comma-separated presets (default ex-1.7; known: %s)\n"
-    "  --seeds LIST        seeds and ranges, e.g. 0-99 or 0,5,10-19 (default 0)\n"
-    "  --ablations LIST    ';'-separated sets of regularizers to drop, each 'a+b' or 'none';\n"
-    "                      or 'subsets': every non-empty subset of the preset's regularizers\n"
-    "                      (default none)\n"
-    "  --steps N           train N steps instead of each dopesheet's length\n"
-    "  --jobs N            run N runs at a time, each in its own process (default 1)\n"
-    "  --shard K/N         run only the K-th of N shards (runs with index %% N == K-1)\n"
-    "  --threads N         OpenMP threads per run (default 1)\n"
-    "  --out DIR           sweep folder (default out/sweep): DIR/runs/<run>/ and the table\n"
-    "  --csv FILE          the table (default DIR/summary.csv, or DIR/summary-shard-K-of-N.csv)\n"
-    "  --folders full|none write each run's folder (default full) or the table only\n"
-    "  --quiet             no progress and no summary on stdout\n"
-    "\n"
-    "Merging the shards' tables gives the whole sweep's table, byte for byte:\n"
-    "  parallel build/spheregrad sweep --seeds 0-99 --shard {}/4 --out out/s ::: 1 2 3 4\n"
-    "  build/spheregrad sweep merge out/s/summary.csv out/s/summary-shard-*-of-4.csv\n"
-    "docs/sweeps.md shows the same with a Slurm job array.\n";
-
 struct Settings {
-  sweep::Plan plan;
-  int steps = -1, jobs = 1, threads = 1;
+  sweep::Plan plan{.experiments = {"ex-1.7"}, .overrides = {}, .seeds = {0}};
+  ExperimentOverrides overrides;  // into plan.overrides once parsed
+  int jobs = 1, threads = 1;
   std::pair<int, int> shard{1, 1};
   bool sharded = false, folders = true, quiet = false;
   std::string out = "out/sweep", csv;
+};
+
+struct MergeSettings {
+  std::string out;
+  std::vector<std::string> shards;
+  int expected = 0;
 };
 
 std::vector<std::string> split(const std::string& text, char sep) {
@@ -85,9 +64,7 @@ std::string run_one(const sweep::RunSpec& run, const Settings& s) {
   o.out = s.out + "/runs/" + sweep::run_name(run);
   o.overwrite = true;  // the sweep owns its run folders
   try {
-    train::Overrides overrides{{"seed=" + std::to_string(run.seed)}, run.without};
-    if (s.steps > 0) overrides.set.push_back("steps=" + std::to_string(s.steps));
-    o.experiment = train::load_experiment(run.preset, overrides);
+    o.experiment = sweep::experiment_of(run, s.plan);
     const train::Result r = train::run(o);
     return sweep::csv_row(run, &r, "");
   } catch (const std::exception& e) {
@@ -173,89 +150,22 @@ std::map<int, std::string> run_children(const std::vector<sweep::RunSpec>& runs,
   return rows;
 }
 
-int merge(int argc, char** argv) {
-  if (argc < 3) {
-    std::fprintf(stderr, "spheregrad sweep merge: usage: spheregrad sweep merge OUT.csv SHARD.csv... [--expect N]\n");
-    return 2;
-  }
-  int expected = 0;
+int merge(const MergeSettings& m) {
   std::vector<std::pair<std::string, std::string>> files;
-  for (int i = 2; i < argc; ++i) {
-    if (!std::strcmp(argv[i], "--expect") && i + 1 < argc) {
-      expected = int(parse_integer("--expect", argv[++i], 1));
-      continue;
-    }
-    files.push_back({argv[i], read_text(argv[i])});
-  }
-  if (files.empty()) {
-    std::fprintf(stderr, "spheregrad sweep merge: no shard tables given\n");
-    return 2;
-  }
-  write_file_atomically(argv[1], sweep::merge_rows(files, expected));
+  for (const std::string& path : m.shards) files.push_back({path, read_text(path)});
+  write_file_atomically(m.out, sweep::merge_rows(files, m.expected));
   return 0;
 }
 
-}  // namespace
-
-int sweep(int argc, char** argv) {
-  if (argc >= 2 && !std::strcmp(argv[1], "merge")) return merge(argc - 1, argv + 1);
-  if (argc >= 2 && !std::strcmp(argv[1], "summarize")) {
-    if (argc != 3) {
-      std::fprintf(stderr, "spheregrad sweep summarize: usage: spheregrad sweep summarize TABLE.csv\n");
-      return 2;
-    }
-    std::fputs(sweep::summarize(read_text(argv[2])).c_str(), stdout);
-    return 0;
-  }
-  Settings s;
-  s.plan.presets = {"ex-1.7"};
-  s.plan.seeds = {0};
-  std::string names;
-  for (const std::string& n : train::builtin_names()) names += (names.empty() ? "" : ", ") + n;
-  for (int i = 1; i < argc; ++i) {
-    const std::string arg = argv[i];
-    if (arg == "--help" || arg == "-h") {
-      std::printf(kHelp, names.c_str());
-      return 0;
-    }
-    if (arg == "--quiet") {
-      s.quiet = true;
-      continue;
-    }
-    if (i + 1 >= argc) {
-      std::fprintf(stderr, "spheregrad sweep: %s needs a value (try --help)\n", arg.c_str());
-      return 2;
-    }
-    const char* value = argv[++i];
-    try {
-      if (arg == "--presets") s.plan.presets = split(value, ',');
-      else if (arg == "--seeds") s.plan.seeds = sweep::parse_seeds(value);
-      else if (arg == "--ablations") s.plan.ablations = split(value, ';');
-      else if (arg == "--steps") s.steps = int(parse_integer("--steps", value, 1));
-      else if (arg == "--jobs") s.jobs = int(parse_integer("--jobs", value, 1));
-      else if (arg == "--threads") s.threads = int(parse_integer("--threads", value, 1));
-      else if (arg == "--shard") s.shard = sweep::parse_shard(value), s.sharded = true;
-      else if (arg == "--out") s.out = value;
-      else if (arg == "--csv") s.csv = value;
-      else if (arg == "--folders") {
-        if (std::strcmp(value, "full") && std::strcmp(value, "none"))
-          throw std::invalid_argument(std::string("--folders expects full or none, got '") + value + "'");
-        s.folders = !std::strcmp(value, "full");
-      } else {
-        std::fprintf(stderr, "spheregrad sweep: unknown option '%s' (try --help)\n", arg.c_str());
-        return 2;
-      }
-    } catch (const std::invalid_argument& e) {
-      std::fprintf(stderr, "spheregrad sweep: %s\n", e.what());
-      return 2;
-    }
-  }
+int sweep(Settings s) {
+  s.plan.overrides = s.overrides.get();
   std::vector<sweep::RunSpec> all;
   try {
     all = sweep::expand(s.plan);
+  } catch (const train::ExperimentError&) {
+    throw;
   } catch (const std::invalid_argument& e) {
-    std::fprintf(stderr, "spheregrad sweep: %s\n", e.what());
-    return 2;
+    throw CLI::ValidationError(e.what());  // a regularizer on the command line that the experiment lacks
   }
   std::vector<sweep::RunSpec> mine;
   for (const sweep::RunSpec& r : all)
@@ -289,6 +199,85 @@ int sweep(int argc, char** argv) {
   for (const auto& [index, row] : rows) failed += row.find(",error,") != std::string::npos;
   if (failed && !s.quiet) std::fprintf(stderr, "spheregrad sweep: %d run(s) stopped with an error (see the table)\n", failed);
   return 0;
+}
+
+void add_merge(CLI::App& sweep_command, int& exit_code) {
+  auto m = std::make_shared<MergeSettings>();
+  CLI::App* command = sweep_command.add_subcommand("merge", "join the shards' tables into the whole sweep's table");
+  command->add_option("OUT.csv", m->out, "the merged table")->required();
+  command->add_option("SHARD.csv", m->shards, "the shards' tables")->required();
+  add_integer(*command, "--expect", m->expected, 1, "require exactly N runs in all");
+  command->footer("The rows sorted by run index, each index exactly once: the same bytes as the whole sweep's table.");
+  command->callback([m, &exit_code] { exit_code = merge(*m); });
+}
+
+void add_summarize(CLI::App& sweep_command, int& exit_code) {
+  auto table = std::make_shared<std::string>();
+  CLI::App* command = sweep_command.add_subcommand("summarize", "print the grouped crumple rates of a table");
+  command->add_option("TABLE.csv", *table, "a sweep's table")->required();
+  command->footer("One Markdown line per (experiment, ablation): the crumple rates with 95 % intervals, the mean metrics.");
+  command->callback([table, &exit_code] {
+    std::fputs(sweep::summarize(read_text(*table)).c_str(), stdout);
+    exit_code = 0;
+  });
+}
+
+}  // namespace
+
+void add_sweep(CLI::App& program, int& exit_code) {
+  auto s = std::make_shared<Settings>();
+  CLI::App* command =
+      program.add_subcommand("sweep", "run seeds x experiments x ablations into one table (parallel, sharded)");
+  add_converted(*command, "--experiments", [s](const std::string& v) { s->plan.experiments = split(v, ','); },
+                "comma-separated built-in experiments or .json files (default ex-1.7;\nbuilt-in: " +
+                    known_experiments() + ")")
+      ->type_name("LIST");
+  add_converted(*command, "--presets", [s](const std::string& v) { s->plan.experiments = split(v, ','); },
+                "the same as --experiments")
+      ->type_name("LIST");
+  s->overrides.add_to(*command, false);
+  add_converted(*command, "--seeds", [s](const std::string& v) { s->plan.seeds = sweep::parse_seeds(v); },
+                "seeds and ranges, e.g. 0-99 or 0,5,10-19 (default 0)")
+      ->type_name("LIST");
+  add_converted(*command, "--ablations", [s](const std::string& v) { s->plan.ablations = split(v, ';'); },
+                "';'-separated sets of regularizers to drop, each 'a+b' or 'none';\n"
+                "or 'subsets': every non-empty subset of the experiment's regularizers\n"
+                "(default none)")
+      ->type_name("LIST");
+  add_integer(*command, "--jobs", s->jobs, 1, "run N runs at a time, each in its own process (default 1)");
+  add_converted(*command, "--shard", [s](const std::string& v) { s->shard = sweep::parse_shard(v), s->sharded = true; },
+                "run only the K-th of N shards (runs with index % N == K-1)")
+      ->type_name("K/N");
+  add_integer(*command, "--threads", s->threads, 1, "OpenMP threads per run (default 1)");
+  command->add_option("--out", s->out, "sweep folder (default out/sweep): DIR/runs/<run>/ and the table")
+      ->type_name("DIR");
+  command->add_option("--csv", s->csv, "the table (default DIR/summary.csv, or DIR/summary-shard-K-of-N.csv)")
+      ->type_name("FILE");
+  add_converted(
+      *command, "--folders",
+      [s](const std::string& v) {
+        if (v != "full" && v != "none") throw std::invalid_argument("--folders expects full or none, got '" + v + "'");
+        s->folders = v == "full";
+      },
+      "write each run's folder (default full) or the table only")
+      ->type_name("full|none");
+  command->add_flag("--quiet", s->quiet, "no progress and no summary on stdout");
+  add_merge(*command, exit_code);
+  add_summarize(*command, exit_code);
+  command->footer(
+      "Trains every combination of experiments, ablations and seeds and writes one row of final\n"
+      "metrics per run to a CSV table (no timings in it: the same sweep gives the same bytes),\n"
+      "plus each run's folder. Runs are numbered experiment-major, then ablation, then seed.\n"
+      "--set and the other experiment options apply to every experiment of the sweep.\n"
+      "\n"
+      "Merging the shards' tables gives the whole sweep's table, byte for byte:\n"
+      "  parallel build/spheregrad sweep --seeds 0-99 --shard {}/4 --out out/s ::: 1 2 3 4\n"
+      "  build/spheregrad sweep merge out/s/summary.csv out/s/summary-shard-*-of-4.csv\n"
+      "docs/sweeps.md shows the same with a Slurm job array.");
+  // Runs after merge's or summarize's callback when one of them was chosen.
+  command->callback([command, s, &exit_code] {
+    if (command->get_subcommands().empty()) exit_code = sweep(*s);
+  });
 }
 
 }  // namespace sg::cli

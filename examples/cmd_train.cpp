@@ -1,8 +1,6 @@
-// `spheregrad train`: runs a preset (Ex 1.7 at seed 0 by default) and writes its run folder.
+// `spheregrad train`: runs an experiment (a built-in, or a JSON file) and writes its run folder.
 #include <cstdio>
-#include <cstdlib>
-#include <cstring>
-#include <stdexcept>
+#include <memory>
 #include <string>
 
 #include "examples/cli.hpp"
@@ -11,105 +9,34 @@
 namespace sg::cli {
 namespace {
 
-const char* const kHelp =
-    "usage: spheregrad train [options]\n"
-    "\n"
-    "Trains a color autoencoder with the selective regularizers of a preset, following its\n"
-    "dopesheet, and writes a run folder. With no options: preset ex-1.7 at seed 0.\n"
-    "\n"
-    "options:\n"
-    "  --preset NAME         the experiment (default ex-1.7; known: %s)\n"
-    "  --seed N              seed of every random stream (default 0)\n"
-    "  --steps N             train N steps instead of the dopesheet's length\n"
-    "  --batch N             batch size of sampled phases (default: the preset's, 64 for ex-1.7;\n"
-    "                        full-batch phases always take their whole set)\n"
-    "  --threads N           OpenMP threads (default 1; results are identical at any count)\n"
-    "  --dopesheet FILE      use this dopesheet instead of the preset's embedded one\n"
-    "  --without NAME        drop a regularizer (ablations); repeatable\n"
-    "  --snapshot-every N    save validation latents every N steps (default 250; 0 = none)\n"
-    "  --out DIR             run folder (default out/<preset>-seed<N>)\n"
-    "  --quiet               no progress bar and no summary on stdout\n"
-    "  --checkpoint-every N  every N steps, replace DIR/checkpoint.safetensors with the full\n"
-    "                        state of the run, so that a killed run can be resumed\n"
-    "  --resume DIR          continue the run in DIR from its last checkpoint, with the options it\n"
-    "                        was started with (only --threads and --quiet may be given); it ends\n"
-    "                        bit-identical to a run that was never interrupted\n"
-    "  --overwrite           replace a finished run in the output folder (refused otherwise)\n"
-    "  --log-every N         a metrics.csv row every N steps (default 1)\n"
-    "\n"
-    "The run folder gets metrics.csv (one row per step), summary.json (final metrics),\n"
-    "latents.npy + latent_steps.npy (snapshots of the RGB 8^3 cube), checkpoint.safetensors,\n"
-    "latents_dim1_dim{0,2,3}.svg, losses.svg, schedule.svg and report.html.\n";
+struct Settings {
+  std::string experiment = "ex-1.7";
+  ExperimentOverrides overrides;
+  train::Options options;
+  std::string resume;  // a run folder to continue
+};
 
-}  // namespace
-
-int train(int argc, char** argv) {
-  train::Options o;
-  std::string resume_dir, experiment = "ex-1.7";
-  train::Overrides overrides;
-  std::string names;
-  for (const std::string& n : train::builtin_names()) names += (names.empty() ? "" : ", ") + n;
-  for (int i = 1; i < argc; ++i) {
-    const std::string arg = argv[i];
-    if (arg == "--help" || arg == "-h") {
-      std::printf(kHelp, names.c_str());
-      return 0;
-    }
-    if (arg == "--quiet" || arg == "--overwrite") {
-      (arg == "--quiet" ? o.quiet : o.overwrite) = true;
-      continue;
-    }
-    if (i + 1 >= argc) {
-      std::fprintf(stderr, "spheregrad train: %s needs a value (try --help)\n", arg.c_str());
-      return 2;
-    }
-    const char* value = argv[++i];
-    try {
-      if (arg == "--preset") experiment = value;
-      else if (arg == "--seed") overrides.set.push_back("seed=" + std::to_string(parse_integer("--seed", value, 0)));
-      else if (arg == "--steps") overrides.set.push_back("steps=" + std::to_string(parse_integer("--steps", value, 1)));
-      else if (arg == "--batch") overrides.set.push_back("batch=" + std::to_string(parse_integer("--batch", value, 2)));
-      else if (arg == "--threads") o.threads = int(parse_integer("--threads", value, 1));
-      else if (arg == "--dopesheet") overrides.set.push_back("dopesheet=" + std::string(value));
-      else if (arg == "--without") overrides.without.push_back(value);
-      else if (arg == "--set") overrides.set.push_back(value);
-      else if (arg == "--snapshot-every")
-        overrides.set.push_back("snapshot_every=" + std::to_string(parse_integer("--snapshot-every", value, 0)));
-      else if (arg == "--out") o.out = value;
-      else if (arg == "--checkpoint-every") o.checkpoint_every = int(parse_integer("--checkpoint-every", value, 1));
-      else if (arg == "--resume") resume_dir = value;
-      else if (arg == "--log-every") overrides.set.push_back("log_every=" + std::to_string(parse_integer("--log-every", value, 1)));
-      else {
-        std::fprintf(stderr, "spheregrad train: unknown option '%s' (try --help)\n", arg.c_str());
-        return 2;
-      }
-    } catch (const std::invalid_argument& e) {
-      std::fprintf(stderr, "spheregrad train: %s\n", e.what());
-      return 2;
-    }
-  }
-  if (!resume_dir.empty()) {
+int train(const CLI::App& command, const Settings& s) {
+  train::Options o = s.options;
+  if (!s.resume.empty()) {
     // A resumed run takes its own options from its checkpoint; only these two may differ.
-    for (int i = 1; i < argc; ++i) {
-      const std::string arg = argv[i];
-      if (arg.rfind("--", 0) == 0 && arg != "--resume" && arg != "--threads" && arg != "--quiet") {
-        std::fprintf(stderr, "spheregrad train: --resume continues a run with its own options; %s cannot be given "
-                             "(only --threads and --quiet)\n", arg.c_str());
-        return 2;
-      }
+    for (const CLI::Option* option : command.get_options()) {
+      const std::string name = option->get_name();
+      if (option->count() && name != "--resume" && name != "--threads" && name != "--quiet")
+        throw CLI::ValidationError("--resume continues a run with its own options; " + name +
+                                   " cannot be given (only --threads and --quiet)");
     }
-    const int threads = o.threads;
-    const bool quiet = o.quiet;
-    o = train::resume_options(resume_dir);
-    o.threads = threads;
-    o.quiet = quiet;
+    o = train::resume_options(s.resume);
+    o.threads = s.options.threads;
+    o.quiet = s.options.quiet;
   } else {
-    o.experiment = train::load_experiment(experiment, overrides);
+    o.experiment = train::load_experiment(s.experiment, s.overrides.get());
   }
   const train::Result r = train::run(o);
   if (!o.quiet) {
+    const train::Experiment& e = o.experiment;
     const train::FinalMetrics& m = r.metrics;
-    std::printf("%s seed %llu: %d steps in %.3f s (%.0f steps/s), peak RSS %.1f MB\n", o.experiment.label().c_str(), o.experiment.seed,
+    std::printf("%s seed %llu: %d steps in %.3f s (%.0f steps/s), peak RSS %.1f MB\n", e.label().c_str(), e.seed,
                 r.steps, r.train_seconds, r.steps_per_second, r.peak_rss_kb / 1024.0);
     std::printf("  recon MSE (RGB 8^3)   %.3g\n", m.recon_mse_validation);
     std::printf("  separate (last step)  %.3g\n", m.separate_final);
@@ -119,16 +46,57 @@ int train(int argc, char** argv) {
                 m.crumpled ? "CRUMPLED" : "clean wheel");
     std::printf("  planarity (vibrant)   %.3g\n", m.planarity_vibrant);
     std::printf("  training loss         total %.4g  recon %.4g (last step)\n", r.final_total, r.final_recon);
-    const train::Experiment& preset = o.experiment;
-    if (preset.heldout)
+    if (e.heldout)
       std::printf("  trained hues          %d inversions, winding %d, gap %.1f deg after hue %d (held out %d-%d)\n",
                   m.train_hue_inversions, m.train_hue_winding, m.train_gap_deg, m.train_gap_after_deg,
-                  preset.heldout->first_deg, preset.heldout->last_deg);
-    if (preset.model.bottleneck == 3)
+                  e.heldout->first_deg, e.heldout->last_deg);
+    if (e.model.bottleneck == 3)
       std::printf("  dome (v = 0.5 hues)   height %.3f  same side %.3f\n", m.dome_height, m.dome_consistency);
     std::printf("  outputs in %s/ (open report.html)\n", r.out_dir.c_str());
   }
   return 0;
+}
+
+}  // namespace
+
+void add_train(CLI::App& program, int& exit_code) {
+  auto s = std::make_shared<Settings>();
+  train::Options& o = s->options;
+  CLI::App* command = program.add_subcommand("train", "train an experiment: a built-in (default ex-1.7) or a JSON file");
+  command->add_option("experiment", s->experiment,
+                      "a built-in experiment (" + known_experiments() + ")\nor an experiment file (.json)")
+      ->type_name("NAME|FILE");
+  command->add_option("--preset", s->experiment, "the same as the positional NAME")->type_name("NAME");
+  s->overrides.add_to(*command, true);
+  add_integer(*command, "--threads", o.threads, 1, "OpenMP threads (default 1; results are identical at any count)");
+  command->add_option("--out", o.out, "run folder (default out/<label>-seed<N>)")->type_name("DIR");
+  command->add_flag("--quiet", o.quiet, "no progress bar and no summary on stdout");
+  add_integer(*command, "--checkpoint-every", o.checkpoint_every, 1,
+              "every N steps, replace DIR/checkpoint.safetensors with the full\n"
+              "state of the run, so that a killed run can be resumed");
+  command->add_option("--resume", s->resume,
+                      "continue the run in DIR from its last checkpoint, with the experiment\n"
+                      "it was started with (only --threads and --quiet may be given); it ends\n"
+                      "bit-identical to a run that was never interrupted")
+      ->type_name("DIR");
+  command->add_flag("--overwrite", o.overwrite, "replace a finished run in the output folder (refused otherwise)");
+  command->footer(
+      "Trains a color autoencoder as the experiment describes (model, data, labels, regularizers,\n"
+      "dopesheet; docs/experiments.md) and writes a run folder. With no arguments: ex-1.7, seed 0.\n"
+      "'spheregrad experiment show NAME' prints a built-in experiment as a file to start from.\n"
+      "\n"
+      "The run folder (default out/<label>-seed<N>; the label is the experiment's name, plus a\n"
+      "short hash of its content when it differs from the built-in of that name) gets\n"
+      "experiment.json (the resolved experiment: 'spheregrad train DIR/experiment.json' repeats\n"
+      "the run byte for byte), metrics.csv, summary.json, latents.npy + latent_steps.npy,\n"
+      "checkpoint.safetensors, latents_dim1_dim{0,2,3}.svg, losses.svg, schedule.svg and\n"
+      "report.html.\n"
+      "\n"
+      "Examples:\n"
+      "  spheregrad train ex-1.5 --seed 3\n"
+      "  spheregrad train --set model.bottleneck=5 --set regularizers.reg-separate.power=6\n"
+      "  spheregrad train my-experiment.json --without reg-polar");
+  command->callback([command, s, &exit_code] { exit_code = train(*command, *s); });
 }
 
 }  // namespace sg::cli

@@ -93,12 +93,12 @@ std::vector<std::string> fields(const std::string& line) {
 }  // namespace
 
 std::vector<RunSpec> expand(const Plan& plan) {
-  if (plan.presets.empty()) throw std::invalid_argument("a sweep needs at least one preset");
+  if (plan.experiments.empty()) throw std::invalid_argument("a sweep needs at least one experiment");
   if (plan.seeds.empty()) throw std::invalid_argument("a sweep needs at least one seed");
   if (plan.ablations.empty()) throw std::invalid_argument("a sweep needs at least one ablation (\"\" for none)");
   std::vector<RunSpec> runs;
-  for (const std::string& name : plan.presets) {
-    const train::Experiment experiment = train::load_experiment(name);
+  for (const std::string& name : plan.experiments) {
+    const train::Experiment experiment = train::load_experiment(name, plan.overrides);
     std::vector<std::string> regs;
     for (const train::Regularizer& r : experiment.regularizers) regs.push_back(r.name);
     std::vector<std::vector<std::string>> ablations;
@@ -106,7 +106,7 @@ std::vector<RunSpec> expand(const Plan& plan) {
       if (a == "subsets") {
         // Every non-empty kept subset, the full set first: mask bit i keeps regularizer i.
         if (regs.empty() || regs.size() > 16)
-          throw std::invalid_argument("--ablations subsets: preset " + name + " has " + std::to_string(regs.size()) +
+          throw std::invalid_argument("--ablations subsets: experiment " + name + " has " + std::to_string(regs.size()) +
                                       " regularizers (1 to 16 needed)");
         for (unsigned mask = (1u << regs.size()) - 1; mask >= 1; --mask) {
           std::vector<std::string> drop;
@@ -120,17 +120,17 @@ std::vector<RunSpec> expand(const Plan& plan) {
       if (!a.empty() && a != "none")
         for (const std::string& r : split(a, '+')) {
           if (std::find(regs.begin(), regs.end(), r) == regs.end())
-            throw std::invalid_argument("ablation '" + a + "': preset " + name + " has no regularizer '" + r + "'");
+            throw std::invalid_argument("ablation '" + a + "': experiment " + name + " has no regularizer '" + r + "'");
           drop.push_back(r);
         }
-      // Listed in the preset's order, so that "a+b" and "b+a" name one run.
+      // Listed in the experiment's order, so that "a+b" and "b+a" name one run.
       std::vector<std::string> ordered;
       for (const std::string& r : regs)
         if (std::find(drop.begin(), drop.end(), r) != drop.end()) ordered.push_back(r);
       ablations.push_back(ordered);
     }
     for (const auto& drop : ablations)
-      for (unsigned long long seed : plan.seeds) runs.push_back({int(runs.size()), name, seed, drop});
+      for (unsigned long long seed : plan.seeds) runs.push_back({int(runs.size()), name, experiment.label(), seed, drop});
   }
   return runs;
 }
@@ -164,14 +164,21 @@ std::pair<int, int> parse_shard(const std::string& text) {
 
 bool in_shard(int index, std::pair<int, int> shard) { return index % shard.second == shard.first - 1; }
 
+train::Experiment experiment_of(const RunSpec& run, const Plan& plan) {
+  train::Overrides o = plan.overrides;
+  o.set.push_back("seed=" + std::to_string(run.seed));
+  o.without.insert(o.without.end(), run.without.begin(), run.without.end());
+  return train::load_experiment(run.experiment, o);
+}
+
 std::string run_name(const RunSpec& run) {
-  std::string name = run.preset;
+  std::string name = run.label;
   if (!run.without.empty()) name += "-without-" + join(run.without, "+");
   return name + "-seed" + std::to_string(run.seed);
 }
 
 std::string csv_header() {
-  return "run,preset,seed,without,status,steps,final_total,final_recon,recon_mse_validation,"
+  return "run,experiment,seed,without,status,steps,final_total,final_recon,recon_mse_validation,"
          "hue_inversions,hue_winding,crumpled,hue_inversions_36,hue_winding_36,crumpled_36,"
          "red_cosine,red_angle_deg,radius_mean,radius_std,planarity_vibrant,hue_resultant,"
          "spacing_min_deg,spacing_max_deg,separate_final,dome_height,dome_consistency,train_hue_inversions,"
@@ -179,7 +186,7 @@ std::string csv_header() {
 }
 
 std::string csv_row(const RunSpec& run, const train::Result* r, const std::string& error) {
-  std::string row = std::to_string(run.index) + "," + run.preset + "," + std::to_string(run.seed) + "," +
+  std::string row = std::to_string(run.index) + "," + run.label + "," + std::to_string(run.seed) + "," +
                     join(run.without, "+") + "," + (r ? "ok" : "error");
   if (!r) return row + std::string(25, ',') + quoted(error) + "\n";  // 24 empty metrics, then the message
   const train::FinalMetrics& m = r->metrics;
@@ -264,8 +271,8 @@ std::string summarize(const std::string& csv) {
     return int(std::find(names.begin(), names.end(), name) - names.begin());
   };
   struct Group {
-    Group(std::string p, std::string w) : preset(std::move(p)), without(std::move(w)) {}
-    std::string preset, without;
+    Group(std::string e, std::string w) : experiment(std::move(e)), without(std::move(w)) {}
+    std::string experiment, without;
     int n = 0, ok = 0, crumpled = 0, crumpled_36 = 0;
     std::map<std::string, std::pair<double, int>> sums;
   };
@@ -275,10 +282,10 @@ std::string summarize(const std::string& csv) {
     if (lines[l].empty()) continue;
     const std::vector<std::string> f = fields(lines[l]);
     if (f.size() != names.size()) throw std::runtime_error("line " + std::to_string(l + 1) + ": wrong number of fields");
-    const std::string preset = f[column("preset")], without = f[column("without")];
+    const std::string experiment = f[column("experiment")], without = f[column("without")];
     auto it = std::find_if(groups.begin(), groups.end(),
-                           [&](const Group& g) { return g.preset == preset && g.without == without; });
-    if (it == groups.end()) it = groups.insert(groups.end(), Group(preset, without));
+                           [&](const Group& g) { return g.experiment == experiment && g.without == without; });
+    if (it == groups.end()) it = groups.insert(groups.end(), Group(experiment, without));
     ++it->n;
     if (f[column("status")] != "ok") continue;
     ++it->ok;
@@ -288,10 +295,10 @@ std::string summarize(const std::string& csv) {
       if (!f[column(a)].empty()) it->sums[a].first += std::atof(f[column(a)].c_str()), ++it->sums[a].second;
   }
   std::string out =
-      "| preset | without | runs | ok | crumpled (360 hues) [95% CI] | crumpled (36 hues) [95% CI] | recon MSE | "
+      "| experiment | without | runs | ok | crumpled (360 hues) [95% CI] | crumpled (36 hues) [95% CI] | recon MSE | "
       "red cos | radius | planarity | hue resultant |\n|---|---|---|---|---|---|---|---|---|---|---|\n";
   for (const Group& g : groups) {
-    out += "| " + g.preset + " | " + (g.without.empty() ? "-" : g.without) + " | " + std::to_string(g.n) + " | " +
+    out += "| " + g.experiment + " | " + (g.without.empty() ? "-" : g.without) + " | " + std::to_string(g.n) + " | " +
            std::to_string(g.ok);
     for (int k : {g.crumpled, g.crumpled_36}) {
       const auto [lo, hi] = wilson(k, g.ok);

@@ -1,14 +1,14 @@
-// examples/sweep.hpp -- many training runs as one table: seeds x presets x ablations.
+// examples/sweep.hpp -- many training runs as one table: seeds x experiments x ablations.
 //
 // Contract:
-// - A sweep is an ordered list of runs (preset-major, then ablation, then seed); run i has the
+// - A sweep is an ordered list of runs (experiment-major, then ablation, then seed); run i has the
 //   fixed index i. Shard K of N (1-based) takes the runs with i % N == K - 1, so any scheduler
 //   can spread a sweep over machines without talking to the others.
 // - Each run gives one CSV row of deterministic values only (no timings): the same run gives
 //   the same bytes on any machine of one build, at any thread count, in any shard.
 // - merge_rows() puts shards back together: rows sorted by run index, each index exactly once,
 //   so merging the shards of a sweep gives the same file, byte for byte, as running it whole.
-// - summarize() groups rows by (preset, ablation) and reports the crumple rate at 360 and at
+// - summarize() groups rows by (experiment, ablation) and reports the crumple rate at 360 and at
 //   36 hues with 95 % Wilson intervals, and the means of the geometry metrics.
 #pragma once
 
@@ -21,21 +21,23 @@ namespace sg::sweep {
 
 struct RunSpec {
   int index = 0;
-  std::string preset;
+  std::string experiment;  // as given: a built-in name or a file
+  std::string label;       // the experiment's label (its name, plus a hash when not a built-in)
   unsigned long long seed = 0;
-  std::vector<std::string> without;  // dropped regularizers, in the preset's order
+  std::vector<std::string> without;  // dropped regularizers, in the experiment's order
 };
 
 struct Plan {
-  std::vector<std::string> presets;
+  std::vector<std::string> experiments;  // built-in names or files
+  train::Overrides overrides;            // applied to every experiment (--set, --without, ...)
   std::vector<unsigned long long> seeds;
   // Ablations: each entry is a set of regularizers to drop ("" = none, "a+b" = drop a and b),
-  // or the word "subsets": every non-empty subset of the preset's regularizers kept (2^n - 1).
+  // or the word "subsets": every non-empty subset of the experiment's regularizers kept (2^n - 1).
   std::vector<std::string> ablations = {""};
 };
 
-// The runs of a plan, in index order. Throws std::invalid_argument naming an unknown preset,
-// an unknown regularizer or an empty list.
+// The runs of a plan, in index order. Throws std::invalid_argument naming an unknown
+// regularizer or an empty list, train::ExperimentError for an experiment that does not load.
 std::vector<RunSpec> expand(const Plan& plan);
 
 // "0-9,20,30-31" -> 0..9, 20, 30, 31 (in that order, repeats rejected).
@@ -44,8 +46,11 @@ std::vector<unsigned long long> parse_seeds(const std::string& text);
 std::pair<int, int> parse_shard(const std::string& text);
 bool in_shard(int index, std::pair<int, int> shard);
 
-// The run folder's name: <preset>[-without-<a+b>]-seed<N>.
+// The run folder's name: <label>[-without-<a+b>]-seed<N>.
 std::string run_name(const RunSpec& run);
+
+// The run's experiment: the plan's overrides, then its seed and its ablation.
+train::Experiment experiment_of(const RunSpec& run, const Plan& plan);
 
 // The CSV header and one row (newline-terminated). `error` is empty for a finished run; a run
 // that stopped gets status "error", empty metrics and the message.
@@ -57,7 +62,7 @@ std::string csv_row(const RunSpec& run, const train::Result* result, const std::
 // that is not a row; `expected` > 0 also requires exactly that many runs.
 std::string merge_rows(const std::vector<std::pair<std::string, std::string>>& files, int expected = 0);
 
-// A Markdown table, one line per (preset, ablation) group, in order of first appearance.
+// A Markdown table, one line per (experiment, ablation) group, in order of first appearance.
 std::string summarize(const std::string& csv);
 
 // The 95 % Wilson score interval of k successes in n trials.

@@ -11,6 +11,7 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <nlohmann/json.hpp>
 #include <cstring>
 #include <optional>
@@ -790,6 +791,42 @@ Options resume_options(const std::string& dir) {
   o.out = dir;
   o.resume = true;
   return o;
+}
+
+FinishedRun load_run(const std::string& dir) {
+  const std::string summary_path = dir + "/summary.json", experiment_path = dir + "/experiment.json";
+  for (const std::string& p : {experiment_path, summary_path})
+    if (!std::filesystem::is_regular_file(p)) throw std::runtime_error(dir + " is not a finished run folder: no " + p);
+  FinishedRun run{load_experiment(experiment_path), {}};
+  std::ifstream in(summary_path);
+  const nlohmann::json s = nlohmann::json::parse(in, nullptr, false);
+  try {
+    Result& r = run.result;
+    r.out_dir = dir;
+    r.steps = s.at("steps");
+    r.final_total = s.at("final_total");
+    r.final_recon = s.at("final_recon");
+    const nlohmann::json& m = s.at("metrics");
+    FinalMetrics& f = r.metrics;
+    f.recon_mse_validation = m.at("recon_mse_validation");
+    f.hue_inversions = m.at("hue_inversions");
+    f.hue_winding = m.at("hue_winding");
+    f.hue_inversions_36 = m.at("hue_inversions_36");
+    f.hue_winding_36 = m.at("hue_winding_36");
+    f.crumpled = m.at("crumpled");
+    f.red_cosine = m.at("red_cosine");
+    f.red_angle_deg = m.at("red_angle_deg");
+    f.radius_mean = m.at("radius_mean");
+    f.radius_std = m.at("radius_std");
+    f.planarity_vibrant = m.at("planarity_vibrant");
+    f.hue_resultant = m.at("hue_resultant");
+    f.spacing_deg = m.at("spacing_deg").get<std::vector<double>>();
+    f.separate_final = m.at("separate_final").is_null() ? NAN : m.at("separate_final").get<double>();
+    for (const std::string& name : color::named_colors().name) f.recon_mse_named.push_back(m.at("recon_mse_named").at(name));
+  } catch (const nlohmann::json::exception& e) {
+    throw std::runtime_error(summary_path + ": not a summary of this version (" + e.what() + ")");
+  }
+  return run;
 }
 
 Result run(const Options& options) {

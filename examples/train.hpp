@@ -30,7 +30,7 @@
 
 namespace sg::train {
 
-extern const char* const kVersion;
+extern const char* const kVersion;  // of checkpoints and summaries, and `spheregrad --version`
 
 struct Options {
   Experiment experiment;     // what to run (load_experiment)
@@ -104,5 +104,13 @@ struct Result {
 
 // Trains; throws std::runtime_error (bad names, non-finite values, unwritable outputs).
 Result run(const Options& options);
+
+// A finished run folder: its experiment (experiment.json) and its result (summary.json; no
+// gradient probes, no timings). Throws std::runtime_error naming the folder and the file.
+struct FinishedRun {
+  Experiment experiment;
+  Result result;
+};
+FinishedRun load_run(const std::string& dir);
 
 }  // namespace sg::train

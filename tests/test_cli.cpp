@@ -7,6 +7,7 @@
 
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -55,22 +56,34 @@ TEST_CASE("cli: bad commands and flags are refused with a clear message") {
     MESSAGE("no " << cli() << " (build it first): skipped");
     return;
   }
-  expect("", 2, "usage: spheregrad <command>");
+  expect("", 2, "spheregrad: A subcommand is required (try --help)");
   expect("frobnicate", 2, "unknown command 'frobnicate'");
-  expect("train --frobnicate 1", 2, "unknown option '--frobnicate'");
+  expect("train --frobnicate", 2, "spheregrad train: The following argument was not expected: --frobnicate");
+  expect("train --frobnicate 1", 2, "--frobnicate");
   expect("train --seed -1", 2, "--seed expects an integer >= 0, got '-1'");
   expect("train --steps 0", 2, "--steps expects an integer >= 1, got '0'");
   expect("train --steps 12x", 2, "--steps expects an integer >= 1, got '12x'");
+  expect("train --steps=12x", 2, "--steps expects an integer >= 1, got '12x'");
   expect("train --batch 1", 2, "--batch expects an integer >= 2, got '1'");
   expect("train --threads 0", 2, "--threads expects an integer >= 1, got '0'");
-  expect("train --steps", 2, "--steps needs a value");
-  expect("train --preset ex-9 --steps 1", 1, "unknown experiment 'ex-9'");
-  expect("train --without reg-nope --steps 1", 1, "--without reg-nope: experiment ex-1.7 (built-in) has no regularizer");
-  expect("train --dopesheet /nonexistent/x.csv --steps 1", 1, "/nonexistent/x.csv");
+  expect("train --steps", 2, "--steps: 1 required N missing");
+  // A bad experiment is a usage error too: exit 2, nothing written.
+  expect("train --preset ex-9 --steps 1", 2, "unknown experiment 'ex-9'");
+  expect("train ex-9", 2, "unknown experiment 'ex-9'");
+  expect("train --without reg-nope --steps 1", 2, "--without reg-nope: experiment ex-1.7 (built-in) has no regularizer");
+  expect("train --dopesheet /nonexistent/x.csv --steps 1", 2, "/nonexistent/x.csv");
+  expect("train /nonexistent/x.json", 2, "cannot read experiment file '/nonexistent/x.json'");
+  expect("train --set model.bottleneck=x", 2,
+         "ex-1.7 (built-in) with overrides: model.bottleneck: expected an integer in [2, 64], got \"x\"");
+  expect("train --set batch", 2, "--set batch: expected key.path=value");
+  expect("experiment", 2, "A subcommand is required");
+  expect("experiment show", 2, "experiment is required");
+  expect("experiment check ex-9", 2, "unknown experiment 'ex-9'");
   expect("train --resume /nonexistent/run", 1, "cannot resume: /nonexistent/run/checkpoint.safetensors does not exist");
-  expect("schedule", 2, "expected a dopesheet file");
+  expect("schedule", 2, "FILE.csv is required");
   expect("schedule /nonexistent/x.csv", 1, "/nonexistent/x.csv");
-  expect("train --help", 0, "usage: spheregrad train");
+  expect("train --help", 0, "Usage: spheregrad train [OPTIONS]");
+  expect("--version", 0, "spheregrad 0.1.0");
 }
 
 TEST_CASE("cli: a malformed dopesheet names file, line and column; a finished run is never overwritten") {
@@ -82,8 +95,8 @@ TEST_CASE("cli: a malformed dopesheet names file, line and column; a finished ru
   const fs::path sheet = dir / "bad.csv";
   std::ofstream(sheet) << "STEP,lr,reg-separate\n0,0.01,0.001\n10,0.0x1,\n";
   expect("schedule " + sheet.string(), 1, sheet.string() + ":3:2:");
-  expect("train --steps 5 --dopesheet " + sheet.string() + " --out " + (dir / "r").string(), 1, sheet.string() + ":3:2:");
-  CHECK_FALSE(fs::exists(dir / "r" / "metrics.csv"));
+  expect("train --steps 5 --dopesheet " + sheet.string() + " --out " + (dir / "r").string(), 2, sheet.string() + ":3:2:");
+  CHECK_FALSE(fs::exists(dir / "r"));  // nothing written
 
   // A finished run: a second run into the same folder is refused and leaves every byte as it was.
   const std::string out = (dir / "done").string();
@@ -99,5 +112,47 @@ TEST_CASE("cli: a malformed dopesheet names file, line and column; a finished ru
   const std::string bytes = sg::test::read_file(ckpt);
   std::ofstream(ckpt, std::ios::binary) << bytes.substr(0, bytes.size() / 2);
   expect("train --resume " + out, 1, "checkpoint.safetensors");
+  fs::remove_all(dir);
+}
+
+TEST_CASE("cli: experiment list, show and check; train an edited file; --set; the run folder repeats itself") {
+  if (!fs::exists(cli())) {
+    MESSAGE("no " << cli() << ": skipped");
+    return;
+  }
+  const fs::path dir = sg::test::temp_dir("cli");
+  const Outcome list = run("experiment list");
+  CHECK(list.code == 0);
+  CHECK(list.output.find("ex-1.7             selective regularization, full data from step 0") != std::string::npos);
+  CHECK(std::count(list.output.begin(), list.output.end(), '\n') == 11);
+
+  // show prints a file that trains as it is; an edit makes it a custom experiment.
+  const Outcome shown = run("experiment show ex-1.7 --steps 200 --set model.bottleneck=5");
+  REQUIRE(shown.code == 0);
+  CHECK(shown.output.find("\"bottleneck\": 5") != std::string::npos);
+  CHECK(shown.output.find("\"STEP,PHASE,ACTION,lr,reg-separate,reg-planar,reg-norm,reg-norm-v,reg-polar\"") !=
+        std::string::npos);  // the dopesheet inline
+  std::ofstream(dir / "mine.json") << shown.output;
+  const Outcome checked = run("experiment check " + (dir / "mine.json").string());
+  CHECK(checked.code == 0);
+  CHECK(checked.output.find(": ok -- ex-1.7-") != std::string::npos);
+  CHECK(checked.output.find("(custom), ColorMLP(5), 200 steps at batch 64, seed 0") != std::string::npos);
+  std::ofstream(dir / "broken.json") << "{\"name\": \"x\", \"model\": {\"bottleneck\": 4, \"widht\": 3}}";
+  expect("experiment check " + (dir / "broken.json").string(), 2,
+         (dir / "broken.json").string() + ": model.widht: unknown key (known here: activation, bottleneck, depth, "
+                                          "hidden, normalize, output)");
+
+  // train FILE.json into a folder; the folder's experiment.json repeats it byte for byte.
+  const std::string a = (dir / "a").string(), b = (dir / "b").string();
+  REQUIRE(run("train " + (dir / "mine.json").string() + " --quiet --out " + a).code == 0);
+  REQUIRE(run("train " + a + "/experiment.json --quiet --out " + b).code == 0);
+  for (const char* f : {"metrics.csv", "checkpoint.safetensors", "latents.npy", "experiment.json"}) {
+    CAPTURE(f);
+    CHECK(sg::test::read_file(fs::path(a) / f) == sg::test::read_file(fs::path(b) / f));
+  }
+  // The shorthands are --set: the same run either way.
+  const std::string c = (dir / "c").string();
+  REQUIRE(run("train --set steps=200 --set model.bottleneck=5 --quiet --out " + c).code == 0);
+  CHECK(sg::test::read_file(fs::path(a) / "metrics.csv") == sg::test::read_file(fs::path(c) / "metrics.csv"));
   fs::remove_all(dir);
 }

@@ -150,13 +150,14 @@ std::string estimate_error(const llc::TargetFactory<double>& f, const llc::Optio
 
 // `spheregrad llc` in-process, with stderr silenced (its messages are for a terminal).
 int run_llc_command(std::vector<std::string> args) {
+  args.insert(args.begin(), "spheregrad");
   std::vector<char*> argv;
   for (std::string& a : args) argv.push_back(a.data());
   std::fflush(stderr);
   const int saved = dup(2), null = open("/dev/null", O_WRONLY);
   dup2(null, 2);
   close(null);
-  const int rc = cli::llc(int(argv.size()), argv.data());
+  const int rc = cli::run_program(int(argv.size()), argv.data());
   std::fflush(stderr);
   dup2(saved, 2);
   close(saved);

@@ -190,7 +190,7 @@ TEST_CASE("gradient probes: unitarity is radial, angular repulsion tangential, E
 
 TEST_CASE("sweep: run lists, seeds, shards") {
   sweep::Plan plan;
-  plan.presets = {"ex-1.7"};
+  plan.experiments = {"ex-1.7"};
   plan.seeds = {0};
   plan.ablations = {"subsets"};
   const std::vector<sweep::RunSpec> subsets = sweep::expand(plan);
@@ -199,12 +199,20 @@ TEST_CASE("sweep: run lists, seeds, shards") {
   CHECK(subsets[30].without.size() == 4);            // one regularizer kept last
   CHECK(sweep::run_name(subsets[1]) == "ex-1.7-without-reg-polar-seed0");
   plan.ablations = {"", "reg-norm+reg-polar"};
-  plan.presets = {"ex-1.7", "ex-1.2"};
-  CHECK_THROWS_WITH_AS(sweep::expand(plan), "ablation 'reg-norm+reg-polar': preset ex-1.2 has no regularizer 'reg-norm'",
+  plan.experiments = {"ex-1.7", "ex-1.2"};
+  CHECK_THROWS_WITH_AS(sweep::expand(plan), "ablation 'reg-norm+reg-polar': experiment ex-1.2 has no regularizer 'reg-norm'",
                        std::invalid_argument);
-  plan.presets = {"ex-1.7"};
+  plan.experiments = {"ex-1.7"};
   const std::vector<sweep::RunSpec> two = sweep::expand(plan);
-  CHECK(two[1].without == std::vector<std::string>{"reg-polar", "reg-norm"});  // the preset's order
+  CHECK(two[1].without == std::vector<std::string>{"reg-polar", "reg-norm"});  // the experiment's order
+  // The plan's overrides reach every run, and a changed experiment names its folders by its label.
+  plan.overrides = {{"steps=40"}, {}};
+  const std::vector<sweep::RunSpec> short_runs = sweep::expand(plan);
+  const train::Experiment e = sweep::experiment_of(short_runs[1], plan);
+  CHECK(e.steps == 40);
+  CHECK_FALSE(e.regularizer("reg-polar")->enabled);
+  CHECK(sweep::run_name(short_runs[1]) == train::load_experiment("ex-1.7", plan.overrides).label() +
+                                               "-without-reg-polar+reg-norm-seed0");
   CHECK(sweep::parse_seeds("0-2,7,10-11") == std::vector<unsigned long long>{0, 1, 2, 7, 10, 11});
   CHECK_THROWS_AS(sweep::parse_seeds("3-1"), std::invalid_argument);
   CHECK_THROWS_AS(sweep::parse_seeds("1,1"), std::invalid_argument);
@@ -243,7 +251,9 @@ TEST_CASE("spheregrad sweep end to end: jobs, shards, merge, GNU parallel, the S
   const std::string whole = test::read_file(dir / "whole" / "summary.csv");
   CHECK(std::count(whole.begin(), whole.end(), '\n') == 13);  // header + 2 presets x 2 ablations x 3 seeds
   CHECK(whole.find(",error,") == std::string::npos);
-  CHECK(fs::exists(dir / "whole" / "runs" / "ex-1.7-without-reg-separate-seed2" / "summary.json"));
+  const std::string ex17 = train::load_experiment("ex-1.7", {{"steps=40"}, {}}).label();  // a custom label
+  CHECK(ex17 != "ex-1.7");
+  CHECK(fs::exists(dir / "whole" / "runs" / (ex17 + "-without-reg-separate-seed2") / "summary.json"));
 
   // In parallel (child processes) and as three shards, merged: the same bytes.
   REQUIRE(sh(std::string(kCli) + " sweep " + sweep_args + " --jobs 3 --folders none --out " + (dir / "jobs").string() +
@@ -288,16 +298,29 @@ TEST_CASE("spheregrad compare: aligned curves, phase starts, the comparison tabl
     return;
   }
   const fs::path dir = test::temp_dir("presets");
-  const std::string command = std::string(kCli) + " compare --presets ex-1.6-smooth,ex-1.6-stepped --steps 700 " +
+  const std::string command = std::string(kCli) + " compare ex-1.6-smooth ex-1.6-stepped --steps 700 " +
                               "--probe-every 100 --quiet --out " + dir.string();
   REQUIRE(std::system((command + " >/dev/null 2>&1").c_str()) == 0);
+  const std::string smooth = train::load_experiment("ex-1.6-smooth", {{"steps=700"}, {}}).label(),
+                    stepped = train::load_experiment("ex-1.6-stepped", {{"steps=700"}, {}}).label();
   const std::string md = test::read_file(dir / "comparison.md");
-  for (const char* part : {"### Final metrics", "### Loss at phase starts", "| ex-1.6-stepped | 500 |",
-                           "| ex-1.6-smooth | 500 |", "### Logged loss magnitudes", "### Gradient of each weighted term"})
+  for (const std::string& part : {std::string("### Final metrics"), std::string("### Loss at phase starts"),
+                                  "| " + stepped + " | 500 |", "| " + smooth + " | 500 |",
+                                  std::string("### Logged loss magnitudes"), std::string("### Gradient of each weighted term")})
     CHECK_MESSAGE(md.find(part) != std::string::npos, part);
   CHECK(test::read_file(dir / "total.svg").find("stroke-dasharray") != std::string::npos);  // phase starts marked
   CHECK(test::read_file(dir / "comparison.html").find("src=") == std::string::npos);  // self-contained
   CHECK(fs::exists(dir / "gradients.csv"));
-  CHECK(fs::exists(dir / "runs" / "ex-1.6-stepped" / "report.html"));
+  CHECK(fs::exists(dir / "runs" / stepped / "report.html"));
+
+  // Finished run folders compare as they are: the two runs above, read back, against each other.
+  const std::string again = std::string(kCli) + " compare " + (dir / "runs" / smooth).string() + " " +
+                            (dir / "runs" / stepped).string() + " --quiet --out " + (dir / "folders").string();
+  REQUIRE(std::system((again + " >/dev/null 2>&1").c_str()) == 0);
+  const std::string md2 = test::read_file(dir / "folders" / "comparison.md");
+  CHECK(md2.find("| " + stepped + " | 500 |") != std::string::npos);
+  const auto finals = [](const std::string& m) { return m.substr(m.find("### Final metrics"), m.find("### Loss at") - m.find("### Final metrics")); };
+  CHECK(finals(md2) == finals(md));  // the same final metrics, read from summary.json
+  CHECK_FALSE(fs::exists(dir / "folders" / "runs"));  // nothing was trained
   fs::remove_all(dir);
 }

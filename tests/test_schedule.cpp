@@ -795,9 +795,9 @@ TEST_CASE("build/spheregrad schedule, end to end (when the program is built)") {
   CHECK(status == 0);
   CHECK(run("examples/experiments/ex-1.7.csv", status).size() > 10001 * 40);
   CHECK(status == 0);
-  CHECK(run("--help", status).starts_with("usage: spheregrad schedule FILE.csv"));
+  CHECK(run("--help", status).find("Usage: spheregrad schedule [OPTIONS] FILE.csv") != std::string::npos);
   CHECK(status == 0);
-  CHECK(run("examples/experiments/ex-1.7.csv --bogus", status).find("unknown option '--bogus'") != std::string::npos);
+  CHECK(run("examples/experiments/ex-1.7.csv --bogus", status).find("not expected: --bogus") != std::string::npos);
   CHECK(WEXITSTATUS(status) == 2);
   CHECK(run("no-such-file.csv", status).find("no-such-file.csv: cannot open the file") != std::string::npos);
   CHECK(WEXITSTATUS(status) == 1);
