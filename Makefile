@@ -44,8 +44,8 @@ ifeq ($(SAN),1)
   LDFLAGS  += -fsanitize=address,undefined
 endif
 
-LIB_DIRS  := autodiff nn losses schedule examples examples/experiment
-LIB_SRCS  := $(filter-out examples/main.cpp examples/tutorial_%.cpp, \
+LIB_DIRS  := autodiff nn losses schedule examples/color examples/experiment examples/report examples/cli
+LIB_SRCS  := $(filter-out examples/cli/main.cpp, \
                $(foreach d,$(LIB_DIRS),$(wildcard $(d)/*.cpp)))
 # The built-in experiments (examples/experiments/: JSON files and their dopesheets) are compiled
 # in, generated into one source file of raw string literals.
@@ -54,7 +54,7 @@ EXPERIMENTS_SRC  := $(BUILD)/gen/builtin_experiments.cpp
 LIB_OBJS  := $(LIB_SRCS:%.cpp=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/builtin_experiments.o
 LIB       := $(BUILD)/libspheregrad.a
 CLI       := $(BUILD)/spheregrad
-TUTORIALS := $(patsubst examples/%.cpp,$(BUILD)/%,$(wildcard examples/tutorial_*.cpp))
+TUTORIALS := $(patsubst examples/tutorials/%.cpp,$(BUILD)/tutorial_%,$(wildcard examples/tutorials/*.cpp))
 TEST_SRCS := $(wildcard tests/*.cpp)
 TEST_OBJS := $(TEST_SRCS:%.cpp=$(BUILD)/obj/%.o)
 TEST_BIN  := $(BUILD)/run_tests
@@ -139,10 +139,10 @@ $(LIB): $(LIB_OBJS)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(CLI): $(BUILD)/obj/examples/main.o $(LIB)
+$(CLI): $(BUILD)/obj/examples/cli/main.o $(LIB)
 	$(CXX) $^ -o $@ $(LDFLAGS)
 
-$(BUILD)/tutorial_%: $(BUILD)/obj/examples/tutorial_%.o $(LIB)
+$(BUILD)/tutorial_%: $(BUILD)/obj/examples/tutorials/%.o $(LIB)
 	$(CXX) $^ -o $@ $(LDFLAGS)
 
 $(TEST_BIN): $(TEST_OBJS) $(LIB)
@@ -196,7 +196,7 @@ bench-compare: $(BENCH_BIN) $(CLI) $(PEER_LIBTORCH) | torch-deps
 # A crash found is fixed and its input added to the seed corpus as a regression case.
 FUZZ_SECONDS ?= 30
 FUZZ_FLAGS := -std=c++20 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -I.
-FUZZ_EXPERIMENT_SRCS := tests/fuzz/fuzz_experiment.cpp examples/experiment/experiment.cpp examples/color.cpp \
+FUZZ_EXPERIMENT_SRCS := tests/fuzz/fuzz_experiment.cpp examples/experiment/experiment.cpp examples/color/color.cpp \
                         nn/models.cpp schedule/*.cpp $(EXPERIMENTS_SRC)
 fuzz: deps $(EXPERIMENTS_SRC)
 	@mkdir -p build/fuzz/work-dopesheet build/fuzz/work-safetensors build/fuzz/work-experiment
@@ -216,4 +216,4 @@ fuzz: deps $(EXPERIMENTS_SRC)
 clean:
 	rm -rf build
 
--include $(LIB_OBJS:.o=.d) $(TEST_OBJS:.o=.d) $(BENCH_OBJS:.o=.d) $(BUILD)/obj/examples/main.d
+-include $(LIB_OBJS:.o=.d) $(TEST_OBJS:.o=.d) $(BENCH_OBJS:.o=.d) $(BUILD)/obj/examples/cli/main.d

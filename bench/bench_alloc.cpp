@@ -10,7 +10,7 @@
 #include <benchmark/benchmark.h>
 
 #include "autodiff/tensor.hpp"
-#include "examples/train.hpp"
+#include "examples/experiment/train.hpp"
 #include "tests/malloc_counter.hpp"
 
 namespace {

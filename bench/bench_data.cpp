@@ -1,4 +1,4 @@
-// Benchmarks of the data side of a training step: what Run::draw_batch (examples/train.cpp)
+// Benchmarks of the data side of a training step: what Run::draw_batch (examples/experiment/train.cpp)
 // does before any tensor op -- B weighted draws from the HSV cube (Sampler::draw: one uniform
 // and a binary search over the 3,600 cumulative bias weights) and one uniform per sample and
 // label rule (the three M1 labels), compared with the cell's probability.
@@ -7,7 +7,7 @@
 
 #include <vector>
 
-#include "examples/color.hpp"
+#include "examples/color/color.hpp"
 
 namespace {
 

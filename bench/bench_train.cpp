@@ -16,7 +16,7 @@
 #include <benchmark/benchmark.h>
 
 #include "autodiff/tensor.hpp"
-#include "examples/train.hpp"
+#include "examples/experiment/train.hpp"
 
 namespace {
 

@@ -11,8 +11,8 @@
 #include <tuple>
 
 #include "autodiff/ops.hpp"
-#include "examples/color.hpp"
-#include "examples/train.hpp"
+#include "examples/color/color.hpp"
+#include "examples/experiment/train.hpp"
 
 #include "tests/malloc_counter.hpp"  // interposes malloc in this binary; defines SG_COUNT_ALLOCATIONS
 

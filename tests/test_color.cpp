@@ -5,7 +5,7 @@
 #include <cmath>
 #include <numeric>
 
-#include "examples/color.hpp"
+#include "examples/color/color.hpp"
 #include "examples/experiment/experiment.hpp"
 
 using namespace sg;

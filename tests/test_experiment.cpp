@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "examples/experiment/experiment.hpp"
-#include "examples/train.hpp"
+#include "examples/experiment/train.hpp"
 
 using namespace sg;
 namespace fs = std::filesystem;

@@ -25,7 +25,7 @@
 #include <string>
 #include <vector>
 
-#include "examples/train.hpp"
+#include "examples/experiment/train.hpp"
 #include "nn/safetensors.hpp"
 
 using namespace sg;

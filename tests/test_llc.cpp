@@ -24,9 +24,9 @@
 #include <vector>
 
 #include "autodiff/ops.hpp"
-#include "examples/cmd_llc.hpp"
-#include "examples/cli.hpp"
-#include "examples/train.hpp"
+#include "examples/cli/cmd_llc.hpp"
+#include "examples/cli/cli.hpp"
+#include "examples/experiment/train.hpp"
 #include "nn/llc.hpp"
 
 using namespace sg;

@@ -20,9 +20,9 @@
 #include <string>
 #include <vector>
 
-#include "examples/cli.hpp"
-#include "examples/intervene.hpp"
-#include "examples/train.hpp"
+#include "examples/cli/cli.hpp"
+#include "examples/color/intervene.hpp"
+#include "examples/experiment/train.hpp"
 #include "losses/losses.hpp"
 #include "nn/models.hpp"
 #include "schedule/timeline.hpp"

@@ -15,9 +15,9 @@
 #include <sstream>
 #include <string>
 
-#include "examples/color.hpp"
-#include "examples/sweep.hpp"
-#include "examples/train.hpp"
+#include "examples/color/color.hpp"
+#include "examples/experiment/sweep.hpp"
+#include "examples/experiment/train.hpp"
 #include "schedule/timeline.hpp"
 
 using namespace sg;
@@ -274,7 +274,7 @@ TEST_CASE("spheregrad sweep end to end: jobs, shards, merge, GNU parallel, the S
   for (int id = 0; id < 4; ++id)
     REQUIRE(sh("SLURM_ARRAY_TASK_ID=" + std::to_string(id) + " SLURM_ARRAY_TASK_MIN=0 SLURM_ARRAY_TASK_COUNT=4 "
                "SWEEP_ARGS=\\\"" + "--presets ex-1.7,ex-1.6-stepped --seeds 0-2 --ablations none;reg-separate "
-               "--steps 40 --folders none\\\" SWEEP_OUT=" + (dir / "slurm").string() + " examples/slurm-sweep.sh") == 0);
+               "--steps 40 --folders none\\\" SWEEP_OUT=" + (dir / "slurm").string() + " examples/experiment/slurm-sweep.sh") == 0);
   const std::string slurm = (dir / "slurm").string();
   REQUIRE(sh(std::string(kCli) + " sweep merge " + slurm + "/merged.csv " + slurm + "/summary-shard-*-of-4.csv") == 0);
   CHECK(test::read_file(dir / "slurm" / "merged.csv") == whole);

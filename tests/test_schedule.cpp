@@ -19,7 +19,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "examples/cmd_schedule.hpp"
+#include "examples/cli/cmd_schedule.hpp"
+#include "examples/report/figures.hpp"
 #include "schedule/dopesheet.hpp"
 #include "schedule/timeline.hpp"
 #include "schedule/timing.hpp"
@@ -744,7 +745,7 @@ TEST_CASE("schedule SVG: one curve per property, phase bands, action markers, wr
       "+10,,,0.01,\n"
       "500,All <hues>,anchor,,1\n"
       "1000,,,0.001,\n");
-  const std::string svg = sg::cli::schedule_svg(sheet);
+  const std::string svg = sg::figures::schedule_svg(sheet);
   auto count = [&](const std::string& what) {
     std::size_t n = 0;
     for (std::size_t at = svg.find(what); at != std::string::npos; at = svg.find(what, at + 1)) ++n;
@@ -763,13 +764,13 @@ TEST_CASE("schedule SVG: one curve per property, phase bands, action markers, wr
       std::filesystem::temp_directory_path() / ("sg_test_schedule_" + std::to_string(::getpid()));
   std::filesystem::create_directories(dir);
   const std::string path = (dir / "out.svg").string();
-  sg::cli::write_file_atomically(path, svg);
-  sg::cli::write_file_atomically(path, svg);  // replaces
+  sg::figures::write_file_atomically(path, svg);
+  sg::figures::write_file_atomically(path, svg);  // replaces
   std::ifstream in(path);
   const std::string back((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   CHECK(back == svg);
   CHECK(!std::filesystem::exists(path + ".tmp"));
-  CHECK_THROWS_AS(sg::cli::write_file_atomically((dir / "no/such/dir/x.svg").string(), svg), std::runtime_error);
+  CHECK_THROWS_AS(sg::figures::write_file_atomically((dir / "no/such/dir/x.svg").string(), svg), std::runtime_error);
   std::filesystem::remove_all(dir);
 }
 

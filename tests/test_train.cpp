@@ -10,7 +10,7 @@
 #include <sstream>
 #include <string>
 
-#include "examples/train.hpp"
+#include "examples/experiment/train.hpp"
 #include "schedule/timeline.hpp"
 
 using namespace sg;

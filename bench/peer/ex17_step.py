@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """The Ex 1.7 training step in PyTorch, written to match spheregrad's step operation by operation.
 
-One step (SPEC.md sections 1-6, examples/train.cpp: Run::train_step):
+One step (SPEC.md sections 1-6, examples/experiment/train.cpp: Run::train_step):
   - set Adam's lr and the five regularizer weights from the Ex 1.7 dopesheet at this step
     (the same keyframes and minimum-jerk transitions that spheregrad realizes);
   - sample B cells of the HSV cube (36 x 10 x 10) with replacement, probability = bias;

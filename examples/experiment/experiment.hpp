@@ -25,7 +25,7 @@
 #include <string>
 #include <vector>
 
-#include "examples/color.hpp"
+#include "examples/color/color.hpp"
 #include "losses/losses.hpp"
 #include "losses/selective.hpp"
 #include "nn/models.hpp"

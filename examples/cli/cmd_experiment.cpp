@@ -4,8 +4,8 @@
 #include <memory>
 #include <string>
 
-#include "examples/cli.hpp"
-#include "examples/train.hpp"
+#include "examples/cli/cli.hpp"
+#include "examples/experiment/train.hpp"
 #include "schedule/dopesheet.hpp"
 
 namespace sg::cli {

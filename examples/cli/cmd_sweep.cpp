@@ -17,9 +17,9 @@
 #include <stdexcept>
 #include <string>
 
-#include "examples/cli.hpp"
-#include "examples/cmd_schedule.hpp"
-#include "examples/sweep.hpp"
+#include "examples/cli/cli.hpp"
+#include "examples/report/figures.hpp"
+#include "examples/experiment/sweep.hpp"
 
 namespace sg::cli {
 namespace {
@@ -153,7 +153,7 @@ std::map<int, std::string> run_children(const std::vector<sweep::RunSpec>& runs,
 int merge(const MergeSettings& m) {
   std::vector<std::pair<std::string, std::string>> files;
   for (const std::string& path : m.shards) files.push_back({path, read_text(path)});
-  write_file_atomically(m.out, sweep::merge_rows(files, m.expected));
+  figures::write_file_atomically(m.out, sweep::merge_rows(files, m.expected));
   return 0;
 }
 
@@ -189,7 +189,7 @@ int sweep(Settings s) {
   }
   std::string table = sweep::csv_header();
   for (const auto& [index, row] : rows) table += row;
-  write_file_atomically(s.csv, table);
+  figures::write_file_atomically(s.csv, table);
   if (!s.quiet) {
     std::printf("%zu of %zu runs (shard %d/%d) -> %s\n\n", mine.size(), all.size(), s.shard.first, s.shard.second,
                 s.csv.c_str());

@@ -1,12 +1,12 @@
-// examples/intervene.cpp -- latent edits, weight surgery, evaluation and the similarity score.
-#include "examples/intervene.hpp"
+// examples/color/intervene.cpp -- latent edits, weight surgery, evaluation and the similarity score.
+#include "examples/color/intervene.hpp"
 
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <stdexcept>
 
-#include "examples/train.hpp"
+#include "examples/experiment/train.hpp"
 #include "losses/losses.hpp"
 
 namespace sg::intervene {

@@ -1,7 +1,7 @@
 // `spheregrad intervene RUN_DIR...`: applies one intervention (suppression or repulsion of a
 // concept at the bottleneck, ablation or pruning of bottleneck dims) to trained runs, measures
 // every color's reconstruction error before and after, scores the precision of the change
-// against the HSV similarity to the concept (examples/intervene.hpp), and writes per run a
+// against the HSV similarity to the concept (examples/color/intervene.hpp), and writes per run a
 // table, a JSON summary and figures -- plus, for many runs, one row per run.
 #include <algorithm>
 #include <cerrno>
@@ -16,11 +16,11 @@
 #include <string>
 #include <vector>
 
-#include "examples/cli.hpp"
-#include "examples/cmd_llc.hpp"
-#include "examples/cmd_schedule.hpp"
-#include "examples/intervene.hpp"
-#include "examples/train.hpp"
+#include "examples/cli/cli.hpp"
+#include "examples/cli/cmd_llc.hpp"
+#include "examples/report/figures.hpp"
+#include "examples/color/intervene.hpp"
+#include "examples/experiment/train.hpp"
 
 namespace sg::cli {
 namespace {
@@ -339,7 +339,7 @@ Outcome run_one(const std::string& dir, const Settings& s) {
     });
   } else {
     // Both weight edits whenever the model can be pruned: the table reports how far apart they
-    // are (they should not be -- see examples/intervene.hpp). A model whose name carries no
+    // are (they should not be -- see examples/color/intervene.hpp). A model whose name carries no
     // width (Ex12, Ex13) can still be ablated.
     std::optional<Autoencoder<float>> pruned;
     try {
@@ -397,7 +397,7 @@ Outcome run_one(const std::string& dir, const Settings& s) {
       csv += ',', csv += figure(e, 9);
     csv += "\n";
   }
-  write_file_atomically(folder + "colors.csv", csv);
+  figures::write_file_atomically(folder + "colors.csv", csv);
 
   nlohmann::ordered_json intervention = {{"kind", kind_name(s.kind)}};
   if (latent) {
@@ -418,13 +418,13 @@ Outcome run_one(const std::string& dir, const Settings& s) {
       {"red_dmse", o.red_dmse}, {"cyan_dmse", o.cyan_dmse},
       {"cube_mse_before", o.cube_before}, {"cube_mse_after", o.cube_after},
       {"named", named}};
-  write_file_atomically(folder + "summary.json", summary.dump(2) + "\n");
+  figures::write_file_atomically(folder + "summary.json", summary.dump(2) + "\n");
 
   const int slice = colors.begin("slice"), hue = colors.begin("hue");
-  write_file_atomically(folder + "patches.svg", patches_svg(colors.rgb, after, slice, o.title + ", after"));
-  write_file_atomically(folder + "patches_baseline.svg", patches_svg(colors.rgb, before, slice, o.title + ", before"));
-  write_file_atomically(folder + "mse_vs_hue.svg", mse_vs_hue_svg(mse_before, mse_after, hue, o.title));
-  write_file_atomically(folder + "error_vs_similarity.svg",
+  figures::write_file_atomically(folder + "patches.svg", patches_svg(colors.rgb, after, slice, o.title + ", after"));
+  figures::write_file_atomically(folder + "patches_baseline.svg", patches_svg(colors.rgb, before, slice, o.title + ", before"));
+  figures::write_file_atomically(folder + "mse_vs_hue.svg", mse_vs_hue_svg(mse_before, mse_after, hue, o.title));
+  figures::write_file_atomically(folder + "error_vs_similarity.svg",
                         error_vs_similarity_svg(cube_x, cube_y, colors.rgb.middleRows(cube, cube_n), o.fit, o.title,
                                                 "sim(color, " + (latent ? s.label : s.concept_label) + ")^" +
                                                     figure(o.power)));
@@ -494,7 +494,7 @@ int intervene(const CLI::App& command, const Settings& s) {
   if (!s.table.empty()) {
     std::string table = table_header();
     for (const Outcome& o : outcomes) table += table_row(o, s);
-    write_file_atomically(s.table, table);
+    figures::write_file_atomically(s.table, table);
   }
   if (!s.quiet && outcomes.size() > 1) {
     std::vector<double> r2, red, cyan;

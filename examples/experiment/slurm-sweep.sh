@@ -1,8 +1,8 @@
 #!/bin/bash
-# examples/slurm-sweep.sh -- one shard of a `spheregrad sweep` per task of a Slurm job array.
+# examples/experiment/slurm-sweep.sh -- one shard of a `spheregrad sweep` per task of a Slurm job array.
 #
 # Submit from the repository root (after `make build/spheregrad`), one task per shard:
-#   mkdir -p out && sbatch --array=1-8 examples/slurm-sweep.sh
+#   mkdir -p out && sbatch --array=1-8 examples/experiment/slurm-sweep.sh
 # and, when every task has finished, join the shards' tables:
 #   build/spheregrad sweep merge out/sweep/summary.csv out/sweep/summary-shard-*-of-8.csv
 # The merged table is byte for byte the one a single `spheregrad sweep` would write.
@@ -18,7 +18,7 @@ set -euo pipefail
 
 : "${SWEEP_ARGS:=--presets ex-1.7,ex-1.6-smooth,ex-1.6-stepped --seeds 0-99}"
 : "${SWEEP_OUT:=out/sweep}"
-id=${SLURM_ARRAY_TASK_ID:?run this as a Slurm job array: sbatch --array=1-N examples/slurm-sweep.sh}
+id=${SLURM_ARRAY_TASK_ID:?run this as a Slurm job array: sbatch --array=1-N examples/experiment/slurm-sweep.sh}
 first=${SLURM_ARRAY_TASK_MIN:-1}
 count=${SLURM_ARRAY_TASK_COUNT:?SLURM_ARRAY_TASK_COUNT is not set (Slurm sets it for job arrays)}
 # Task ids first..first+count-1 become shards 1..count, whatever --array started at.

@@ -1,5 +1,5 @@
-// examples/color.cpp -- colors, data sets, labels, sampling and the hue-order metric.
-#include "examples/color.hpp"
+// examples/color/color.cpp -- colors, data sets, labels, sampling and the hue-order metric.
+#include "examples/color/color.hpp"
 
 #include <algorithm>
 #include <cmath>

@@ -1,4 +1,4 @@
-// examples/figures.hpp -- what a run writes besides its CSV: NumPy arrays, SVG figures and the
+// examples/report/figures.hpp -- what a run writes besides its CSV: NumPy arrays, SVG figures and the
 // self-contained HTML report.
 //
 // Contract: every function returns the file's contents as a string (the caller writes it
@@ -8,9 +8,11 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "autodiff/tensor.hpp"
+#include "schedule/dopesheet.hpp"
 
 namespace sg::figures {
 
@@ -39,7 +41,15 @@ std::string line_chart_svg(const std::vector<Series>& series, bool log_y, const 
 
 // The report: plays the latent snapshots with a slider and a play button, beside the loss
 // curves and the schedule, each with a cursor at the current snapshot. `data_json` is a JSON
-// object with the keys the page's script reads (see report_data in examples/train.cpp).
+// object with the keys the page's script reads (see report_data in examples/experiment/train.cpp).
 std::string report_html(const std::string& title, const std::string& data_json);
+
+// Every property of a dopesheet over the whole schedule, one panel each (a log axis for
+// log-space ones), phase instances as bands, actions as markers.
+std::string schedule_svg(const schedule::Dopesheet& sheet);
+
+// Writes `path + ".tmp"` then renames it over `path`, so a reader never sees half a file.
+// Throws std::runtime_error naming the path.
+void write_file_atomically(const std::string& path, std::string_view contents);
 
 }  // namespace sg::figures

@@ -1,4 +1,4 @@
-// examples/sweep.hpp -- many training runs as one table: seeds x experiments x ablations.
+// examples/experiment/sweep.hpp -- many training runs as one table: seeds x experiments x ablations.
 //
 // Contract:
 // - A sweep is an ordered list of runs (experiment-major, then ablation, then seed); run i has the
@@ -15,7 +15,7 @@
 #include <string>
 #include <vector>
 
-#include "examples/train.hpp"
+#include "examples/experiment/train.hpp"
 
 namespace sg::sweep {
 

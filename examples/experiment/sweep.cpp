@@ -1,5 +1,5 @@
-// examples/sweep.cpp -- run lists, shards, the summary table and its merge.
-#include "examples/sweep.hpp"
+// examples/experiment/sweep.cpp -- run lists, shards, the summary table and its merge.
+#include "examples/experiment/sweep.hpp"
 
 #include <algorithm>
 #include <cerrno>

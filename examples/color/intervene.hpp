@@ -1,4 +1,4 @@
-// examples/intervene.hpp -- interventions on a trained color autoencoder's bottleneck, and the
+// examples/color/intervene.hpp -- interventions on a trained color autoencoder's bottleneck, and the
 // score that says how precisely they hit a concept (SPEC.md section 10).
 //
 // Contract:
@@ -33,7 +33,7 @@
 #include <string>
 #include <vector>
 
-#include "examples/color.hpp"
+#include "examples/color/color.hpp"
 #include "nn/models.hpp"
 
 namespace sg::train {

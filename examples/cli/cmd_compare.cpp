@@ -19,10 +19,10 @@
 #include <string>
 #include <vector>
 
-#include "examples/cli.hpp"
-#include "examples/cmd_schedule.hpp"
-#include "examples/figures.hpp"
-#include "examples/train.hpp"
+#include "examples/cli/cli.hpp"
+#include "examples/report/figures.hpp"
+#include "examples/report/figures.hpp"
+#include "examples/experiment/train.hpp"
 #include "schedule/dopesheet.hpp"
 
 namespace sg::cli {
@@ -202,7 +202,7 @@ int compare(const Settings& s) {
       const std::vector<double>& v = *r.curves.find(what);
       series.push_back(windowed(r.preset, v, std::max<std::size_t>(1, v.size() / 1000)));
     }
-    write_file_atomically(out + "/" + what + ".svg",
+    figures::write_file_atomically(out + "/" + what + ".svg",
                           figures::line_chart_svg(series, true,
                                                   std::string(what) + " loss (window means); dashed: phase starts",
                                                   markers));
@@ -349,9 +349,9 @@ int compare(const Settings& s) {
   tables.push_back(&noise);
   for (const Table* t : tables) md += t->markdown(), html += t->html();
   html += "</body></html>\n";
-  write_file_atomically(out + "/comparison.md", md);
-  write_file_atomically(out + "/comparison.html", html);
-  if (s.base.probe_every > 0) write_file_atomically(out + "/gradients.csv", probes_csv);
+  figures::write_file_atomically(out + "/comparison.md", md);
+  figures::write_file_atomically(out + "/comparison.html", html);
+  if (s.base.probe_every > 0) figures::write_file_atomically(out + "/gradients.csv", probes_csv);
   if (!s.quiet) std::printf("\n%s\ncomparison in %s/ (open comparison.html)\n", md.c_str(), out.c_str());
   return 0;
 }

@@ -1,4 +1,4 @@
-// examples/train.hpp -- the training loop of the color experiments.
+// examples/experiment/train.hpp -- the training loop of the color experiments.
 //
 // Contract:
 // - A run is an Experiment (examples/experiment/experiment.hpp, already checked) plus how to

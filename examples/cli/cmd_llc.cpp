@@ -1,7 +1,7 @@
 // `spheregrad llc RUN_DIR_OR_CHECKPOINT`: the local learning coefficient of a trained color model
 // on its training distribution, by SGLD (nn/llc.hpp, docs/llc.md); with --sweep-nbeta, the LLC
 // over a range of inverse temperatures (the tempering spectrum).
-#include "examples/cmd_llc.hpp"
+#include "examples/cli/cmd_llc.hpp"
 
 #include <algorithm>
 #include <cerrno>
@@ -15,10 +15,10 @@
 #include <optional>
 #include <stdexcept>
 
-#include "examples/cli.hpp"
-#include "examples/cmd_schedule.hpp"
-#include "examples/color.hpp"
-#include "examples/figures.hpp"
+#include "examples/cli/cli.hpp"
+#include "examples/report/figures.hpp"
+#include "examples/color/color.hpp"
+#include "examples/report/figures.hpp"
 #include "nn/checkpoint.hpp"
 #include "nn/models.hpp"
 
@@ -265,7 +265,7 @@ int llc(Settings s) {
 
   fs::create_directories(s.out);
   const std::string dir = s.out + "/";
-  write_file_atomically(dir + "llc_traces.csv", traces_csv(estimates));
+  figures::write_file_atomically(dir + "llc_traces.csv", traces_csv(estimates));
   const std::string what = trained.model + (trained.preset.empty() ? "" : ", " + trained.preset) +
                            (trained.seed.empty() ? "" : " seed " + trained.seed) +
                            (trained.step.empty() ? "" : ", step " + trained.step);
@@ -279,7 +279,7 @@ int llc(Settings s) {
   } else {
     for (const llc::Estimate& e : estimates) series.push_back(windowed("nbeta " + figure(e.nbeta, 4), mean_trace(e)));
   }
-  write_file_atomically(dir + "llc_trace.svg",
+  figures::write_file_atomically(dir + "llc_trace.svg",
                         figures::line_chart_svg(series, false,
                                                 "LLC trace, nbeta (L_t - L(w*)), of " + what + "; burn-in ends at step " +
                                                     std::to_string(o.burn_in)));
@@ -291,8 +291,8 @@ int llc(Settings s) {
                     e.mean_acceptance, e.init_loss);
       csv += buf;
     }
-    write_file_atomically(dir + "llc_spectrum.csv", csv);
-    write_file_atomically(dir + "llc_spectrum.svg", spectrum_svg(estimates, "LLC against nbeta: " + what));
+    figures::write_file_atomically(dir + "llc_spectrum.csv", csv);
+    figures::write_file_atomically(dir + "llc_spectrum.svg", spectrum_svg(estimates, "LLC against nbeta: " + what));
   }
   nlohmann::ordered_json results = nlohmann::ordered_json::array();
   for (const llc::Estimate& e : estimates) results.push_back(estimate_json(e));
@@ -304,7 +304,7 @@ int llc(Settings s) {
       {"eps", o.eps}, {"gamma", o.gamma}, {"nbeta", o.nbeta}, {"weight_decay", o.weight_decay},
       {"seed", o.seed}, {"sweep", s.sweep.has_value()},
       {"wall_seconds", seconds}, {"results", results}};
-  write_file_atomically(dir + "llc_summary.json", summary.dump(2) + "\n");
+  figures::write_file_atomically(dir + "llc_summary.json", summary.dump(2) + "\n");
 
   for (const llc::Estimate& e : estimates)
     for (const std::string& w : e.warnings)

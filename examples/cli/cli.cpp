@@ -1,5 +1,5 @@
-// examples/cli.cpp -- the program's parser and what every subcommand parses the same way.
-#include "examples/cli.hpp"
+// examples/cli/cli.cpp -- the program's parser and what every subcommand parses the same way.
+#include "examples/cli/cli.hpp"
 
 #include <cerrno>
 #include <cmath>
@@ -7,7 +7,7 @@
 #include <cstdlib>
 #include <stdexcept>
 
-#include "examples/train.hpp"
+#include "examples/experiment/train.hpp"
 
 namespace sg::cli {
 

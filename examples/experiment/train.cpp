@@ -1,6 +1,6 @@
-// examples/train.cpp -- data sources, the training loop, metrics and outputs (the experiment
+// examples/experiment/train.cpp -- data sources, the training loop, metrics and outputs (the experiment
 // itself, checked, comes from examples/experiment/).
-#include "examples/train.hpp"
+#include "examples/experiment/train.hpp"
 
 #include <sys/resource.h>
 #include <unistd.h>
@@ -17,8 +17,8 @@
 #include <optional>
 #include <stdexcept>
 
-#include "examples/cmd_schedule.hpp"
-#include "examples/figures.hpp"
+#include "examples/report/figures.hpp"
+#include "examples/report/figures.hpp"
 #include "nn/checkpoint.hpp"
 #include "nn/models.hpp"
 #include "schedule/timeline.hpp"
@@ -563,7 +563,7 @@ Result Run::train() {
 
 void Run::open_metrics() {
   std::filesystem::create_directories(out_dir_);
-  cli::write_file_atomically(out_dir_ + "/experiment.json", to_text(exp_.resolved));
+  figures::write_file_atomically(out_dir_ + "/experiment.json", to_text(exp_.resolved));
   metrics_tmp_ = out_dir_ + "/metrics.csv.tmp";
   metrics_ = std::fopen(metrics_tmp_.c_str(), "wb");
   if (!metrics_) throw std::runtime_error("cannot write " + metrics_tmp_ + ": " + std::strerror(errno));
@@ -694,8 +694,8 @@ void Run::write_outputs(const Result& result) {
     throw std::runtime_error("cannot write " + dir + "metrics.csv");
   }
   const long n_snap = long(snapshot_steps_.size());
-  cli::write_file_atomically(dir + "latents.npy", figures::npy(snapshots_.data(), {n_snap, validation_.size(), k_}));
-  cli::write_file_atomically(dir + "latent_steps.npy", figures::npy(snapshot_steps_.data(), {n_snap}));
+  figures::write_file_atomically(dir + "latents.npy", figures::npy(snapshots_.data(), {n_snap, validation_.size(), k_}));
+  figures::write_file_atomically(dir + "latent_steps.npy", figures::npy(snapshot_steps_.data(), {n_snap}));
 
   SafeTensors st;
   save_state(st, steps_);
@@ -731,7 +731,7 @@ void Run::write_outputs(const Result& result) {
       {"wall_seconds", result.train_seconds}, {"steps_per_second", result.steps_per_second},
       {"peak_rss_kb", result.peak_rss_kb}, {"final_total", result.final_total},
       {"final_recon", result.final_recon}, {"metrics", metrics}};
-  cli::write_file_atomically(dir + "summary.json", summary.dump(2) + "\n");
+  figures::write_file_atomically(dir + "summary.json", summary.dump(2) + "\n");
 
   // Figures: the final latents in three projections, the loss curves, the schedule.
   const Matrix<float> final_z = encode(model_, tape_, validation_.rgb);
@@ -739,7 +739,7 @@ void Run::write_outputs(const Result& result) {
                             std::to_string(exp_.seed);
   for (int d : {0, 2, 3})
     if (d < k_)
-      cli::write_file_atomically(
+      figures::write_file_atomically(
           dir + "latents_dim1_dim" + std::to_string(d) + ".svg",
           figures::latent_svg(final_z, validation_.rgb, 1, d,
                               title + ", step " + std::to_string(steps_) + ": dim 1 / dim " + std::to_string(d)));
@@ -748,9 +748,9 @@ void Run::write_outputs(const Result& result) {
   std::vector<figures::Series> schedule;
   for (std::size_t c = 0; c < sheet_.properties.size(); ++c)
     schedule.push_back(curve_sched_[c].series(sheet_.properties[c].name));
-  cli::write_file_atomically(dir + "losses.svg",
+  figures::write_file_atomically(dir + "losses.svg",
                              figures::line_chart_svg(losses, true, title + ": loss terms (raw, window means)"));
-  cli::write_file_atomically(dir + "schedule.svg", cli::schedule_svg(sheet_));
+  figures::write_file_atomically(dir + "schedule.svg", figures::schedule_svg(sheet_));
 
   nlohmann::json report;
   report["dims"] = k_;
@@ -772,7 +772,7 @@ void Run::write_outputs(const Result& result) {
   for (const auto& [key, value] : metrics.items())
     if (key != "recon_mse_named") flat[key] = value;
   report["summary"] = flat;
-  cli::write_file_atomically(dir + "report.html", figures::report_html(title, report.dump()));
+  figures::write_file_atomically(dir + "report.html", figures::report_html(title, report.dump()));
 }
 
 }  // namespace

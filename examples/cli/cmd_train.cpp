@@ -3,8 +3,8 @@
 #include <memory>
 #include <string>
 
-#include "examples/cli.hpp"
-#include "examples/train.hpp"
+#include "examples/cli/cli.hpp"
+#include "examples/experiment/train.hpp"
 
 namespace sg::cli {
 namespace {

@@ -1,4 +1,4 @@
-// The pieces of `spheregrad schedule` (examples/cmd_schedule.cpp), exposed so that tests can
+// The pieces of `spheregrad schedule` (examples/cli/cmd_schedule.cpp), exposed so that tests can
 // check them in-process instead of parsing a child process's output.
 #pragma once
 
@@ -19,13 +19,5 @@ void write_schedule_csv(const schedule::Dopesheet& sheet, std::span<const int> s
 // "0,10,500" -> ascending, without repeats; throws std::invalid_argument naming a bad entry or
 // a step outside 0 .. length-1.
 std::vector<int> parse_step_list(std::string_view list, int length);
-
-// Every property over the whole schedule, one panel each (a log axis for log-space ones),
-// phase instances as bands, actions as markers. A self-contained SVG document.
-std::string schedule_svg(const schedule::Dopesheet& sheet);
-
-// Writes `path + ".tmp"` then renames it over `path`, so a reader never sees half a file.
-// Throws std::runtime_error naming the path.
-void write_file_atomically(const std::string& path, std::string_view contents);
 
 }  // namespace sg::cli

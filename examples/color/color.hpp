@@ -1,4 +1,4 @@
-// examples/color.hpp -- the color domain of the experiments (SPEC.md sections 1, 2 and 9).
+// examples/color/color.hpp -- the color domain of the experiments (SPEC.md sections 1, 2 and 9).
 //
 // Contract:
 // - Colors are RGB in [0,1]^3; HSV is the standard hexcone model with h, s, v in [0,1], h cyclic.

@@ -8,7 +8,7 @@
 #include <random>
 
 #include "autodiff/ops.hpp"
-#include "examples/cli.hpp"
+#include "examples/cli/cli.hpp"
 
 namespace sg::cli {
 

@@ -1,5 +1,10 @@
-// examples/figures.cpp -- .npy bytes, SVG figures and the HTML report, written by hand.
-#include "examples/figures.hpp"
+// examples/report/figures.cpp -- .npy bytes, SVG figures and the HTML report, written by hand.
+#include "examples/report/figures.hpp"
+
+#include <cerrno>
+#include <stdexcept>
+
+#include "examples/report/svg.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -9,25 +14,6 @@
 
 namespace sg::figures {
 namespace {
-
-template <class... Args>
-void append(std::string& out, const char* format, Args... args) {
-  char buf[512];
-  const int n = std::snprintf(buf, sizeof buf, format, args...);
-  out.append(buf, std::size_t(std::min(n, int(sizeof buf) - 1)));
-}
-
-std::string escape(const std::string& text) {
-  std::string out;
-  for (char c : text) {
-    if (c == '<') out += "&lt;";
-    else if (c == '>') out += "&gt;";
-    else if (c == '&') out += "&amp;";
-    else if (c == '"') out += "&quot;";
-    else out += c;
-  }
-  return out;
-}
 
 const char* const kPalette[] = {"#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e",
                                 "#8c564b", "#e377c2", "#17becf", "#7f7f7f", "#bcbd22"};
@@ -268,6 +254,19 @@ show(DATA.snapshots.length - 1); slider.value = DATA.snapshots.length - 1;
 </script></body></html>
 )HTML";
   return html;
+}
+
+void write_file_atomically(const std::string& path, std::string_view contents) {
+  const std::string temporary = path + ".tmp";
+  std::FILE* file = std::fopen(temporary.c_str(), "wb");
+  if (!file) throw std::runtime_error("cannot write " + temporary + ": " + std::strerror(errno));
+  const bool written = std::fwrite(contents.data(), 1, contents.size(), file) == contents.size();
+  const bool closed = std::fclose(file) == 0;
+  if (!written || !closed || std::rename(temporary.c_str(), path.c_str()) != 0) {
+    const int error = errno;
+    std::remove(temporary.c_str());
+    throw std::runtime_error("cannot write " + path + ": " + std::strerror(error));
+  }
 }
 
 }  // namespace sg::figures
