@@ -329,11 +329,11 @@ TEST_CASE("llc: the color model's loss, its determinism, and `spheregrad llc`") 
   t.out = (dir / "run").string();
   train::run(t);
 
-  const cli::TrainedModel trained = cli::load_trained_model((dir / "run").string());
+  const train::TrainedModel trained = train::load_trained_model((dir / "run").string());
   CHECK(trained.model == "ColorMLP(4)");
   CHECK(trained.step == "60");
   CHECK(trained.names.size() == 8);
-  CHECK_THROWS_WITH_AS(cli::load_trained_model((dir / "nothing").string()),
+  CHECK_THROWS_WITH_AS(train::load_trained_model((dir / "nothing").string()),
                        doctest::Contains("no such run folder or checkpoint"), std::runtime_error);
 
   // full_loss is the bias-weighted mean of every cell's MSE, the expectation of a batch's loss.

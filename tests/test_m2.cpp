@@ -360,7 +360,7 @@ TEST_CASE("m2 intervene command: writes its outputs and rejects bad input with c
                         "error_vs_similarity.svg"})
     CHECK(fs::file_size(fs::path(out) / f) > 100);
   const nlohmann::json summary = nlohmann::json::parse(test::read_file(fs::path(out) / "summary.json"));
-  CHECK(summary["preset"] == o.experiment.label());  // ex-2.4.1 without snapshots: a custom label
+  CHECK(summary["experiment"] == o.experiment.label());  // ex-2.4.1 without snapshots: a custom label
   CHECK(summary["intervention"]["kind"] == "suppress");
   CHECK(summary["score"]["n"] == 512);
   CHECK(summary["score"]["power"] == 2.0);

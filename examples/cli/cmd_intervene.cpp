@@ -123,7 +123,7 @@ ColorRows evaluated_colors() {
 }
 
 struct Outcome {
-  std::string dir, out_dir, preset, seed, model, target, title;
+  std::string dir, out_dir, experiment, seed, model, target, title;
   std::vector<double> direction;
   intervene::Fit fit;
   double power = 0, red_dmse = NAN, cyan_dmse = NAN, cube_before = 0, cube_after = 0;
@@ -294,8 +294,8 @@ std::string default_name(const Settings& s) {
 Outcome run_one(const std::string& dir, const Settings& s) {
   Outcome o;
   o.dir = dir;
-  const TrainedModel trained = load_trained_model(dir);
-  o.preset = trained.preset;
+  const train::TrainedModel trained = train::load_trained_model(dir);
+  o.experiment = trained.label;
   o.seed = trained.seed;
   o.model = trained.model;
 
@@ -386,7 +386,7 @@ Outcome run_one(const std::string& dir, const Settings& s) {
   const std::string folder = o.out_dir + "/";
   std::string what = std::string(kind_name(s.kind)) + " " + (latent ? s.label : "dims " + s.dims_text);
   if (latent) what += " (a0 " + figure(s.falloff.a0) + ", b " + figure(s.falloff.b) + ", p " + figure(s.falloff.p) + ")";
-  o.title = trained.preset + " seed " + trained.seed + ": " + what;
+  o.title = trained.label + " seed " + trained.seed + ": " + what;
 
   std::string csv = "set,name,r,g,b,h,s,v,sim,sim_pow,mse_before,mse_after,dmse,out_r,out_g,out_b\n";
   for (long i = 0; i < n; ++i) {
@@ -409,7 +409,7 @@ Outcome run_one(const std::string& dir, const Settings& s) {
     intervention["ablate_prune_max_abs_diff"] = o.ablate_prune_max_diff;
   }
   const nlohmann::ordered_json summary = {
-      {"run", dir}, {"preset", trained.preset}, {"seed", trained.seed}, {"model", trained.model},
+      {"run", dir}, {"experiment", trained.label}, {"seed", trained.seed}, {"model", trained.model},
       {"intervention", intervention},
       {"score",
        {{"concept", latent ? s.label : s.concept_label}, {"concept_hsv", {reference.h, reference.s, reference.v}},
@@ -434,13 +434,13 @@ Outcome run_one(const std::string& dir, const Settings& s) {
 // ------------------------------------------------------------------ many runs
 
 std::string table_header() {
-  return "run,preset,seed,model,kind,target,a0,b,p,score_power,r,r2,red_dmse,cyan_dmse,cube_mse_before,"
+  return "run,experiment,seed,model,kind,target,a0,b,p,score_power,r,r2,red_dmse,cyan_dmse,cube_mse_before,"
          "cube_mse_after,ablate_prune_max_abs_diff\n";
 }
 
 std::string table_row(const Outcome& o, const Settings& s) {
   const bool latent = s.kind == Kind::Suppress || s.kind == Kind::Repel;
-  std::string row = "\"" + o.dir + "\"," + o.preset + "," + o.seed + ",\"" + o.model + "\"," + kind_name(s.kind) + ",\"" +
+  std::string row = "\"" + o.dir + "\"," + o.experiment + "," + o.seed + ",\"" + o.model + "\"," + kind_name(s.kind) + ",\"" +
                     o.target + "\"";
   for (double v : {latent ? s.falloff.a0 : NAN, latent ? s.falloff.b : NAN, latent ? s.falloff.p : NAN, o.power, o.fit.r,
                    o.fit.r2, o.red_dmse, o.cyan_dmse, o.cube_before, o.cube_after, o.ablate_prune_max_diff})

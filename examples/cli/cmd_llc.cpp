@@ -26,46 +26,16 @@ namespace sg::cli {
 
 // ------------------------------------------------------------------ the model and its loss
 
-TrainedModel load_trained_model(const std::string& path) {
-  namespace fs = std::filesystem;
-  TrainedModel t;
-  t.checkpoint = fs::is_directory(path) ? (fs::path(path) / "checkpoint.safetensors").string() : path;
-  if (!fs::is_regular_file(t.checkpoint))
-    throw std::runtime_error(fs::is_directory(path) ? "run folder " + path + " has no checkpoint.safetensors"
-                                                    : "no such run folder or checkpoint: " + path);
-  const SafeTensors st = SafeTensors::load(t.checkpoint);
-  auto meta = [&](const char* key) {
-    const auto it = st.metadata.find(key);
-    return it == st.metadata.end() ? std::string() : it->second;
-  };
-  t.model = meta("model");
-  t.preset = meta("experiment");
-  t.experiment = meta("experiment.json");
-  t.seed = meta("seed");
-  t.step = meta("step");
-  if (t.model.empty()) throw std::runtime_error(t.checkpoint + ": no \"model\" in the metadata (not a spheregrad checkpoint?)");
-  Tape<float> tape;
-  Rng unused(0, Stream::Init);
-  const Autoencoder<float> model = make_model(tape, t.model, unused);
-  const std::vector<Parameter<float>> params = model.parameters();
-  load_parameters(st, params);  // checks every name, shape and dtype
-  for (const Parameter<float>& p : params) {
-    t.names.push_back(p.name);
-    t.values.push_back(p.tensor.value());
-  }
-  return t;
-}
-
 int color_training_set_size() { return color::hsv_cube().size(); }
 
-llc::TargetFactory<float> color_reconstruction_target(const TrainedModel& trained, int batch) {
+llc::TargetFactory<float> color_reconstruction_target(const train::TrainedModel& trained, int batch) {
   if (batch < 1) throw std::invalid_argument("batch must be >= 1");
   // Shared, read-only by every chain.
   struct Data {
     color::ColorSet cube = color::hsv_cube();
     color::Sampler sampler{cube.weight};
     Matrix<float> weight;  // (3600, 1): bias / sum of bias
-    TrainedModel trained;
+    train::TrainedModel trained;
   };
   auto data = std::make_shared<Data>();
   data->trained = trained;
@@ -244,12 +214,12 @@ int llc(Settings s) {
   o.nbeta = s.nbeta > 0 ? s.nbeta : llc::default_nbeta(n);
   set_num_threads(o.threads);
 
-  const TrainedModel trained = load_trained_model(s.path);
-  if (!trained.preset.empty() && trained.preset != "ex-1.7")
+  const train::TrainedModel trained = train::load_trained_model(s.path);
+  if (!trained.label.empty() && trained.label != "ex-1.7")
     std::fprintf(stderr,
                  "spheregrad llc: warning: the loss is Ex 1.7's training distribution (the HSV cube by bias "
                  "weight); preset %s trained on its own data\n",
-                 trained.preset.c_str());
+                 trained.label.c_str());
   namespace fs = std::filesystem;
   if (s.out.empty())
     s.out = fs::is_directory(s.path)
@@ -266,7 +236,7 @@ int llc(Settings s) {
   fs::create_directories(s.out);
   const std::string dir = s.out + "/";
   figures::write_file_atomically(dir + "llc_traces.csv", traces_csv(estimates));
-  const std::string what = trained.model + (trained.preset.empty() ? "" : ", " + trained.preset) +
+  const std::string what = trained.model + (trained.label.empty() ? "" : ", " + trained.label) +
                            (trained.seed.empty() ? "" : " seed " + trained.seed) +
                            (trained.step.empty() ? "" : ", step " + trained.step);
   // One estimate: up to 9 chains, then their mean on top (the palette has 10 colors). A sweep:
@@ -297,7 +267,7 @@ int llc(Settings s) {
   nlohmann::ordered_json results = nlohmann::ordered_json::array();
   for (const llc::Estimate& e : estimates) results.push_back(estimate_json(e));
   const nlohmann::ordered_json summary = {
-      {"checkpoint", trained.checkpoint}, {"model", trained.model}, {"preset", trained.preset},
+      {"checkpoint", trained.checkpoint}, {"model", trained.model}, {"experiment", trained.label},
       {"train_seed", trained.seed}, {"train_step", trained.step},
       {"loss", "reconstruction MSE on the HSV cube, bias-weighted sampling with replacement"},
       {"n", n}, {"batch", s.batch}, {"chains", o.chains}, {"draws", o.draws}, {"burn_in", o.burn_in},
