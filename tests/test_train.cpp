@@ -89,7 +89,7 @@ TEST_CASE("train: Ex 1.7 at seed 0 reaches the published outcome") {
   o.quiet = true;
   o.write_outputs = false;
   const train::Result r = train::run(o);
-  const train::FinalMetrics& m = r.metrics;
+  const color::FinalMetrics& m = r.metrics;
   CHECK(r.steps == 10001);
   CHECK(m.recon_mse_validation < 1e-3);        // published: about 4e-4
   CHECK(m.separate_final == doctest::Approx(2.7).epsilon(0.1));  // published: about 2.7

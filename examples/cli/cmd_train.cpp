@@ -35,7 +35,7 @@ int train(const CLI::App& command, const Settings& s) {
   const train::Result r = train::run(o);
   if (!o.quiet) {
     const train::Experiment& e = o.experiment;
-    const train::FinalMetrics& m = r.metrics;
+    const color::FinalMetrics& m = r.metrics;
     std::printf("%s seed %llu: %d steps in %.3f s (%.0f steps/s), peak RSS %.1f MB\n", e.label().c_str(), e.seed,
                 r.steps, r.train_seconds, r.steps_per_second, r.peak_rss_kb / 1024.0);
     std::printf("  recon MSE (RGB 8^3)   %.3g\n", m.recon_mse_validation);

@@ -409,7 +409,7 @@ Experiment read_experiment(const Json& j, const std::string& source) {
   if (const Json* band = root.get("heldout_hues_deg")) {
     if (!band->is_array() || band->size() != 2) root.fail("heldout_hues_deg", "expected [first, last], got " + shown(*band));
     const int first = int(root.check_integer((*band)[0], "heldout_hues_deg[0]", 0, 359));
-    e.heldout = HueBand{first, int(root.check_integer((*band)[1], "heldout_hues_deg[1]", first, 359))};
+    e.heldout = color::HueBand{first, int(root.check_integer((*band)[1], "heldout_hues_deg[1]", first, 359))};
     root.out["heldout_hues_deg"] = *band;
   } else {
     root.out["heldout_hues_deg"] = nullptr;

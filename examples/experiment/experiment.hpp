@@ -25,7 +25,7 @@
 #include <string>
 #include <vector>
 
-#include "examples/color/color.hpp"
+#include "examples/color/metrics.hpp"
 #include "losses/losses.hpp"
 #include "losses/selective.hpp"
 #include "nn/models.hpp"
@@ -81,12 +81,6 @@ enum class Focus {
   VibrancyAndHues,  // bias x levels(S V, data-vibrancies) x levels(ps focus, data-hues)  (Ex 1.6)
 };
 
-// A band of hues held out of the training data (Ex 1.2), in whole degrees, inclusive.
-struct HueBand {
-  int first_deg, last_deg;
-  bool contains(int deg) const { return deg >= first_deg && deg <= last_deg; }
-};
-
 struct Experiment {
   std::string name, description;
   MlpSpec model;
@@ -101,7 +95,7 @@ struct Experiment {
   unsigned long long seed = 0;
   int snapshot_every = 250;  // latents of the validation cube every N steps (and at the end); 0: none
   int log_every = 1;         // a metrics.csv row every N steps
-  std::optional<HueBand> heldout;  // measured separately (the wheel's gap)
+  std::optional<color::HueBand> heldout;  // measured separately (the wheel's gap)
 
   Json resolved;     // everything above, defaults explicit, dopesheet inline
   std::string hash;  // 8 hex digits of `resolved` without the seed

@@ -189,7 +189,7 @@ std::string csv_row(const RunSpec& run, const train::Result* r, const std::strin
   std::string row = std::to_string(run.index) + "," + run.label + "," + std::to_string(run.seed) + "," +
                     join(run.without, "+") + "," + (r ? "ok" : "error");
   if (!r) return row + std::string(25, ',') + quoted(error) + "\n";  // 24 empty metrics, then the message
-  const train::FinalMetrics& m = r->metrics;
+  const color::FinalMetrics& m = r->metrics;
   const bool crumpled_36 = m.hue_inversions_36 > 0 || std::abs(m.hue_winding_36) != 1;
   double lo = INFINITY, hi = 0;
   for (double d : m.spacing_deg) lo = std::min(lo, std::abs(d)), hi = std::max(hi, std::abs(d));

@@ -26,6 +26,7 @@
 #include <string>
 #include <vector>
 
+#include "examples/color/metrics.hpp"
 #include "examples/experiment/experiment.hpp"
 
 namespace sg::train {
@@ -54,33 +55,6 @@ std::string default_out(const Experiment& e);
 // that was never interrupted. Throws std::runtime_error when `dir` holds no resumable run.
 Options resume_options(const std::string& dir);
 
-// The measurements of SPEC.md section 9, on the final model.
-struct FinalMetrics {
-  double recon_mse_validation = 0;          // RGB 8^3 cube
-  std::vector<double> recon_mse_named;      // the 17 named colors
-  int hue_inversions = 0, hue_winding = 0;  // 360 vibrant hues
-  std::vector<int> hue_inversions_at_deg;   // where: the hue (degrees) each inverted step starts at
-  int hue_inversions_36 = 0, hue_winding_36 = 0;
-  bool crumpled = false;
-  double red_cosine = 0;        // cos(z_red, e0) in the full space
-  double red_angle_deg = 0;     // atan2(z1, z0) of red in the hue plane
-  double radius_mean = 0, radius_std = 0;  // ||z|| over the validation cube
-  double planarity_vibrant = 0;            // mean sum_{d>=2} z_d^2 over 360 vibrant hues
-  std::vector<double> spacing_deg;         // angles between consecutive primaries/secondaries
-  double separate_final = 0;               // angular repulsion (p=10, no shift) per-sample mean, last batch
-  // |mean of the unit hue-plane directions| of the 360 vibrant hues: 0 for a wheel spread all
-  // round, 1 when every hue points the same way ("bunched on one side").
-  double hue_resultant = 0;
-  // Dome (3+ dims): the 360 hues at s = 1, v = 0.5, off the hue plane along dim 2: the mean
-  // |z_2| (height) and |mean z_2| / mean |z_2| (1 = every darker hue on the same side).
-  double dome_height = 0, dome_consistency = 0;
-  // With a held-out hue band: the hue order of the trained hues alone (v = 1, in hue order),
-  // and the largest angle between consecutive trained hues (the gap) and the hue it opens after.
-  int train_hue_inversions = 0, train_hue_winding = 0;
-  double train_gap_deg = 0;
-  int train_gap_after_deg = -1;
-};
-
 // The gradient of one weighted term with respect to the bottleneck, split into its radial and
 // tangential parts (loss::split_gradient), averaged over the batch.
 struct GradientProbe {
@@ -98,7 +72,7 @@ struct Result {
   double train_seconds = 0, steps_per_second = 0;
   long peak_rss_kb = 0;
   double final_total = 0, final_recon = 0;
-  FinalMetrics metrics;
+  color::FinalMetrics metrics;
   std::vector<GradientProbe> probes;  // with Options::probe_every
 };
 

@@ -1,0 +1,296 @@
+// examples/experiment/run_folder.cpp -- what a run leaves behind: experiment.json, metrics.csv
+// (row by row), snapshots, checkpoints to resume from, and at the end every output file; and
+// reading a finished folder back.
+#include <unistd.h>
+
+#include <array>
+#include <cerrno>
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <stdexcept>
+
+#include "examples/experiment/run.hpp"
+#include "nn/checkpoint.hpp"
+
+namespace sg::train {
+
+nlohmann::json series_json(const std::vector<figures::Series>& series) {
+  nlohmann::json out = {{"steps", series.empty() ? std::vector<double>() : series[0].x},
+                        {"series", nlohmann::json::array()}};
+  for (const figures::Series& s : series) {
+    nlohmann::json y = nlohmann::json::array();
+    for (double v : s.y) y.push_back(std::isfinite(v) ? nlohmann::json(v) : nlohmann::json());
+    out["series"].push_back({{"name", s.name}, {"y", y}});
+  }
+  return out;
+}
+
+void Run::open_metrics() {
+  std::filesystem::create_directories(out_dir_);
+  figures::write_file_atomically(out_dir_ + "/experiment.json", to_text(exp_.resolved));
+  metrics_tmp_ = out_dir_ + "/metrics.csv.tmp";
+  metrics_ = std::fopen(metrics_tmp_.c_str(), "wb");
+  if (!metrics_) throw std::runtime_error("cannot write " + metrics_tmp_ + ": " + std::strerror(errno));
+  std::string header = "step,phase";
+  for (const auto& p : sheet_.properties) header += "," + p.name;
+  header += ",recon";
+  for (const BoundRegularizer& r : regs_) header += "," + r.spec->name + ":raw," + r.spec->name + ":weighted";
+  header += ",total";
+  for (const auto& rule : rules_) header += ",n_" + rule.name;
+  std::fprintf(metrics_, "%s\n", header.c_str());
+}
+
+// One CSV row (no timings in it: the same seed gives the same bytes) and the in-memory curves.
+void Run::log_step(int step) {
+  const std::span<const double> values = timeline_.values();
+  curve_recon_.add(recon_value_);
+  curve_total_.add(total_value_);
+  for (std::size_t r = 0; r < regs_.size(); ++r) curve_reg_[r].add(regs_[r].last_raw);
+  for (std::size_t c = 0; c < values.size(); ++c) curve_sched_[c].add(values[c]);
+  if (!metrics_ || step % exp_.log_every != 0) return;
+  std::fprintf(metrics_, "%d,%s", step, std::string(timeline_.phase()).c_str());
+  for (double v : values) std::fprintf(metrics_, ",%.9g", v);
+  std::fprintf(metrics_, ",%.9g", recon_value_);
+  for (const BoundRegularizer& r : regs_) {
+    if (std::isnan(r.last_raw)) std::fputs(",,", metrics_);  // not computed this step
+    else std::fprintf(metrics_, ",%.9g,%.9g", r.last_raw, r.last_raw * values[r.column]);
+  }
+  std::fprintf(metrics_, ",%.9g", total_value_);
+  for (int c : label_count_) std::fprintf(metrics_, ",%d", c);
+  std::fputc('\n', metrics_);
+}
+
+void Run::snapshot(int step) {
+  const Matrix<float> z = color::encode(model_, tape_, validation_.rgb);
+  snapshots_.insert(snapshots_.end(), z.data(), z.data() + z.size());
+  snapshot_steps_.push_back(float(step));
+}
+
+// Everything a run is, after `completed` steps: the model and Adam (what a user loads), and
+// what resuming needs -- the random streams, the drift anchor's reference, the curves and
+// snapshots the final figures are drawn from, and how many bytes of metrics.csv are written.
+void Run::save_state(SafeTensors& st, int completed) {
+  save_parameters(st, params_);
+  save_optimizer(st, adam_);
+  const auto sampler_state = sampler_rng_.state(), label_state = label_rng_.state();
+  st.put_u64("rng.sampler", {4}, {sampler_state.data(), 4});
+  st.put_u64("rng.labels", {4}, {label_state.data(), 4});
+  if (drift_.captured()) {
+    const Matrix<float>& ref = drift_.reference();
+    st.put_f32("run.drift_reference", {ref.rows(), ref.cols()}, {ref.data(), std::size_t(ref.size())});
+  }
+  const std::vector<WindowMeans*> all = curves();
+  for (std::size_t c = 0; c < all.size(); ++c) {
+    const std::vector<double> v = all[c]->state();
+    st.put_f64("run.curve." + std::to_string(c), {std::int64_t(v.size())}, v);
+  }
+  st.put_f32("run.snapshots", {std::int64_t(snapshots_.size())}, {snapshots_.data(), snapshots_.size()});
+  st.put_f32("run.snapshot_steps", {std::int64_t(snapshot_steps_.size())}, {snapshot_steps_.data(), snapshot_steps_.size()});
+  st.metadata = {{"format", "spheregrad checkpoint"}, {"version", kVersion}, {"model", exp_.model.name()},
+                 {"experiment", exp_.label()}, {"seed", std::to_string(exp_.seed)}, {"step", std::to_string(completed)},
+                 {"checkpoint_every", std::to_string(o_.checkpoint_every)}, {"experiment.json", exp_.resolved.dump()}};
+}
+
+// A checkpoint mid-run: metrics.csv.tmp is flushed to disk first and its length recorded, so
+// that a resumed run cuts it back to exactly the rows of the steps the checkpoint holds.
+void Run::checkpoint(int completed) {
+  if (!o_.write_outputs) return;
+  if (std::fflush(metrics_) != 0 || fsync(fileno(metrics_)) != 0)
+    throw std::runtime_error("cannot write " + metrics_tmp_ + ": " + std::strerror(errno));
+  SafeTensors st;
+  save_state(st, completed);
+  st.metadata["metrics_bytes"] = std::to_string(std::ftell(metrics_));
+  st.save(out_dir_ + "/checkpoint.safetensors");
+}
+
+// Back to the state after the checkpoint's steps; returns how many steps that is.
+int Run::restore() {
+  const std::string path = out_dir_ + "/checkpoint.safetensors";
+  const SafeTensors st = SafeTensors::load(path);
+  if (!st.metadata.count("metrics_bytes"))
+    throw std::runtime_error(path + ": the run is already complete (its checkpoint is the final one)");
+  const int completed = std::stoi(st.metadata.at("step"));
+  load_parameters(st, params_);
+  load_optimizer(st, adam_);
+  std::array<std::uint64_t, 4> state{};
+  st.get_u64("rng.sampler", {4}, state);
+  sampler_rng_.set_state(state);
+  st.get_u64("rng.labels", {4}, state);
+  label_rng_.set_state(state);
+  if (st.contains("run.drift_reference")) {
+    const std::vector<std::int64_t>& shape = st.at("run.drift_reference").shape;
+    Matrix<float> ref(shape.at(0), shape.at(1));
+    st.get_f32("run.drift_reference", shape, {ref.data(), std::size_t(ref.size())});
+    drift_.capture(ref);
+  }
+  const std::vector<WindowMeans*> all = curves();
+  for (std::size_t c = 0; c < all.size(); ++c) {
+    const std::string name = "run.curve." + std::to_string(c);
+    std::vector<double> v(std::size_t(st.at(name).shape.at(0)));
+    st.get_f64(name, {std::int64_t(v.size())}, v);
+    all[c]->set_state(v);
+  }
+  snapshot_steps_.resize(std::size_t(st.at("run.snapshot_steps").shape.at(0)));
+  st.get_f32("run.snapshot_steps", {std::int64_t(snapshot_steps_.size())}, snapshot_steps_);
+  snapshots_.resize(std::size_t(st.at("run.snapshots").shape.at(0)));
+  st.get_f32("run.snapshots", {std::int64_t(snapshots_.size())}, snapshots_);
+
+  // The metrics written so far, cut back to the checkpoint's rows (a killed run may have
+  // written more), then appended to.
+  metrics_tmp_ = out_dir_ + "/metrics.csv.tmp";
+  const long bytes = std::stol(st.metadata.at("metrics_bytes"));
+  if (truncate(metrics_tmp_.c_str(), bytes) != 0)
+    throw std::runtime_error("cannot resume: " + metrics_tmp_ + ": " + std::strerror(errno));
+  metrics_ = std::fopen(metrics_tmp_.c_str(), "ab");
+  if (!metrics_) throw std::runtime_error("cannot write " + metrics_tmp_ + ": " + std::strerror(errno));
+  // The schedule is a pure function of the step: replaying it reproduces every transition.
+  for (int s = 0; s < completed; ++s) timeline_.step();
+  return completed;
+}
+
+void Run::write_outputs(const Result& result) {
+  const std::string dir = out_dir_ + "/";
+  // Closed once, whatever happens next: the destructor must not close it again.
+  const bool closed = std::fclose(metrics_) == 0;
+  metrics_ = nullptr;
+  if (!closed || std::rename(metrics_tmp_.c_str(), (dir + "metrics.csv").c_str()) != 0) {
+    std::remove(metrics_tmp_.c_str());
+    throw std::runtime_error("cannot write " + dir + "metrics.csv");
+  }
+  const long n_snap = long(snapshot_steps_.size());
+  figures::write_file_atomically(dir + "latents.npy", figures::npy(snapshots_.data(), {n_snap, validation_.size(), k_}));
+  figures::write_file_atomically(dir + "latent_steps.npy", figures::npy(snapshot_steps_.data(), {n_snap}));
+
+  SafeTensors st;
+  save_state(st, steps_);
+  st.save(dir + "checkpoint.safetensors");
+
+  const color::FinalMetrics& m = result.metrics;
+  nlohmann::ordered_json metrics = {
+      {"recon_mse_validation", m.recon_mse_validation}, {"hue_inversions", m.hue_inversions},
+      {"hue_inversions_at_deg", m.hue_inversions_at_deg}, {"hue_winding", m.hue_winding}, {"hue_inversions_36", m.hue_inversions_36},
+      {"hue_winding_36", m.hue_winding_36}, {"crumpled", m.crumpled}, {"red_cosine", m.red_cosine},
+      {"red_angle_deg", m.red_angle_deg}, {"radius_mean", m.radius_mean}, {"radius_std", m.radius_std},
+      {"planarity_vibrant", m.planarity_vibrant}, {"spacing_deg", m.spacing_deg},
+      {"separate_final", std::isnan(m.separate_final) ? nlohmann::ordered_json() : nlohmann::ordered_json(m.separate_final)},
+      {"hue_resultant", m.hue_resultant}};
+  if (k_ > 2) {
+    metrics["dome_height"] = m.dome_height;
+    metrics["dome_consistency"] = m.dome_consistency;
+  }
+  if (exp_.heldout) {
+    metrics["train_hue_inversions"] = m.train_hue_inversions;
+    metrics["train_hue_winding"] = m.train_hue_winding;
+    metrics["train_gap_deg"] = m.train_gap_deg;
+    metrics["train_gap_after_deg"] = m.train_gap_after_deg;
+  }
+  nlohmann::ordered_json named = nlohmann::ordered_json::object();
+  const color::ColorSet named_set = color::named_colors();
+  for (int i = 0; i < named_set.size(); ++i) named[named_set.name[i]] = m.recon_mse_named[i];
+  metrics["recon_mse_named"] = named;
+  const nlohmann::ordered_json summary = {
+      {"experiment", exp_.name}, {"label", exp_.label()}, {"hash", exp_.hash}, {"stock", exp_.stock},
+      {"description", exp_.description}, {"seed", exp_.seed}, {"version", kVersion}, {"model", exp_.model.name()},
+      {"steps", steps_}, {"batch", batch_}, {"threads", o_.threads},
+      {"wall_seconds", result.train_seconds}, {"steps_per_second", result.steps_per_second},
+      {"peak_rss_kb", result.peak_rss_kb}, {"final_total", result.final_total},
+      {"final_recon", result.final_recon}, {"metrics", metrics}};
+  figures::write_file_atomically(dir + "summary.json", summary.dump(2) + "\n");
+
+  // Figures: the final latents in three projections, the loss curves, the schedule.
+  const Matrix<float> final_z = color::encode(model_, tape_, validation_.rgb);
+  const std::string title = (exp_.stock ? exp_.name : exp_.name + " (custom " + exp_.hash + ")") + " seed " +
+                            std::to_string(exp_.seed);
+  for (int d : {0, 2, 3})
+    if (d < k_)
+      figures::write_file_atomically(
+          dir + "latents_dim1_dim" + std::to_string(d) + ".svg",
+          figures::latent_svg(final_z, validation_.rgb, 1, d,
+                              title + ", step " + std::to_string(steps_) + ": dim 1 / dim " + std::to_string(d)));
+  std::vector<figures::Series> losses = {curve_total_.series("total"), curve_recon_.series("recon")};
+  for (std::size_t r = 0; r < regs_.size(); ++r) losses.push_back(curve_reg_[r].series(regs_[r].spec->name));
+  std::vector<figures::Series> schedule;
+  for (std::size_t c = 0; c < sheet_.properties.size(); ++c)
+    schedule.push_back(curve_sched_[c].series(sheet_.properties[c].name));
+  figures::write_file_atomically(dir + "losses.svg",
+                             figures::line_chart_svg(losses, true, title + ": loss terms (raw, window means)"));
+  figures::write_file_atomically(dir + "schedule.svg", figures::schedule_svg(sheet_));
+
+  nlohmann::json report;
+  report["dims"] = k_;
+  nlohmann::json colors = nlohmann::json::array();
+  for (int i = 0; i < validation_.size(); ++i)
+    colors.push_back({validation_.rgb(i, 0), validation_.rgb(i, 1), validation_.rgb(i, 2)});
+  report["colors"] = colors;
+  nlohmann::json snaps = nlohmann::json::array();
+  const long per = long(validation_.size()) * k_;
+  for (long s = 0; s < n_snap; ++s) {
+    std::vector<double> z(snapshots_.begin() + s * per, snapshots_.begin() + (s + 1) * per);
+    for (double& v : z) v = std::round(v * 1e4) / 1e4;  // 4 decimals are plenty for a plot
+    snaps.push_back({{"step", int(snapshot_steps_[s])}, {"z", z}});
+  }
+  report["snapshots"] = snaps;
+  report["curves"] = series_json(losses);
+  report["schedule"] = series_json(schedule);
+  nlohmann::json flat = {{"seed", exp_.seed}, {"steps", steps_}, {"steps/s", result.steps_per_second}};
+  for (const auto& [key, value] : metrics.items())
+    if (key != "recon_mse_named") flat[key] = value;
+  report["summary"] = flat;
+  figures::write_file_atomically(dir + "report.html", figures::report_html(title, report.dump()));
+}
+
+std::string default_out(const Experiment& e) { return "out/" + e.label() + "-seed" + std::to_string(e.seed); }
+
+Options resume_options(const std::string& dir) {
+  const std::string path = dir + "/checkpoint.safetensors";
+  if (!std::filesystem::exists(path)) throw std::runtime_error("cannot resume: " + path + " does not exist");
+  const SafeTensors st = SafeTensors::load(path);
+  if (!st.metadata.count("experiment.json") || !st.metadata.count("checkpoint_every"))
+    throw std::runtime_error(path + ": not a spheregrad training checkpoint (no experiment in its metadata)");
+  Options o;
+  o.experiment = parse_experiment(st.metadata.at("experiment.json"), path + " (its experiment)");
+  o.checkpoint_every = std::stoi(st.metadata.at("checkpoint_every"));
+  o.out = dir;
+  o.resume = true;
+  return o;
+}
+
+FinishedRun load_run(const std::string& dir) {
+  const std::string summary_path = dir + "/summary.json", experiment_path = dir + "/experiment.json";
+  for (const std::string& p : {experiment_path, summary_path})
+    if (!std::filesystem::is_regular_file(p)) throw std::runtime_error(dir + " is not a finished run folder: no " + p);
+  FinishedRun run{load_experiment(experiment_path), {}};
+  std::ifstream in(summary_path);
+  const nlohmann::json s = nlohmann::json::parse(in, nullptr, false);
+  try {
+    Result& r = run.result;
+    r.out_dir = dir;
+    r.steps = s.at("steps");
+    r.final_total = s.at("final_total");
+    r.final_recon = s.at("final_recon");
+    const nlohmann::json& m = s.at("metrics");
+    color::FinalMetrics& f = r.metrics;
+    f.recon_mse_validation = m.at("recon_mse_validation");
+    f.hue_inversions = m.at("hue_inversions");
+    f.hue_winding = m.at("hue_winding");
+    f.hue_inversions_36 = m.at("hue_inversions_36");
+    f.hue_winding_36 = m.at("hue_winding_36");
+    f.crumpled = m.at("crumpled");
+    f.red_cosine = m.at("red_cosine");
+    f.red_angle_deg = m.at("red_angle_deg");
+    f.radius_mean = m.at("radius_mean");
+    f.radius_std = m.at("radius_std");
+    f.planarity_vibrant = m.at("planarity_vibrant");
+    f.hue_resultant = m.at("hue_resultant");
+    f.spacing_deg = m.at("spacing_deg").get<std::vector<double>>();
+    f.separate_final = m.at("separate_final").is_null() ? NAN : m.at("separate_final").get<double>();
+    for (const std::string& name : color::named_colors().name) f.recon_mse_named.push_back(m.at("recon_mse_named").at(name));
+  } catch (const nlohmann::json::exception& e) {
+    throw std::runtime_error(summary_path + ": not a summary of this version (" + e.what() + ")");
+  }
+  return run;
+}
+
+}  // namespace sg::train
