@@ -196,7 +196,8 @@ bench-compare: $(BENCH_BIN) $(CLI) $(PEER_LIBTORCH) | torch-deps
 # A crash found is fixed and its input added to the seed corpus as a regression case.
 FUZZ_SECONDS ?= 30
 FUZZ_FLAGS := -std=c++20 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -I.
-FUZZ_EXPERIMENT_SRCS := tests/fuzz/fuzz_experiment.cpp examples/experiment/experiment.cpp examples/color/color.cpp \
+FUZZ_EXPERIMENT_SRCS := tests/fuzz/fuzz_experiment.cpp examples/experiment/experiment.cpp examples/experiment/load.cpp \
+                        examples/experiment/json_reader.cpp examples/color/color.cpp \
                         nn/models.cpp schedule/*.cpp $(EXPERIMENTS_SRC)
 fuzz: deps $(EXPERIMENTS_SRC)
 	@mkdir -p build/fuzz/work-dopesheet build/fuzz/work-safetensors build/fuzz/work-experiment

@@ -1,151 +1,17 @@
-// examples/experiment/experiment.cpp -- reading, checking and resolving experiment files.
+// examples/experiment/experiment.cpp -- an experiment's schema: every field read, checked and
+// resolved (json_reader.hpp), then the names checked against the dopesheet.
 #include "examples/experiment/experiment.hpp"
 
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
-#include <filesystem>
-#include <fstream>
-#include <set>
-#include <sstream>
 
+#include "examples/experiment/json_reader.hpp"
 #include "schedule/dopesheet.hpp"
 
 namespace sg::train {
 
-// The files of examples/experiments/, compiled in (the Makefile generates the definition).
-struct EmbeddedFile {
-  const char* name;
-  const char* text;
-};
-const std::vector<EmbeddedFile>& embedded_experiment_files();
-
 namespace {
-
-namespace fs = std::filesystem;
-
-std::string shown(const Json& j) {
-  std::string s = j.dump();
-  return s.size() > 60 ? s.substr(0, 57) + "..." : s;
-}
-
-std::string join(const std::vector<std::string>& v) {
-  std::string out;
-  for (const std::string& s : v) out += (out.empty() ? "" : ", ") + s;
-  return out;
-}
-
-// One JSON object being read. Each accessor takes a key (or its default when the key is absent
-// or null), checks it and writes the value to `out`, the resolved object, in the order read;
-// finish() rejects the keys nothing read. Errors name the source and the JSON path.
-class Object {
- public:
-  Object(const std::string& source, const Json& j, std::string path) : source_(source), j_(j), path_(std::move(path)) {
-    if (!j.is_object()) fail(path_, "expected an object, got " + shown(j));
-  }
-
-  [[noreturn]] void fail(const std::string& path, const std::string& what) const {
-    throw ExperimentError(source_ + ": " + (path.empty() ? "" : path + ": ") + what);
-  }
-  std::string at(const std::string& key) const { return path_.empty() ? key : path_ + "." + key; }
-  const std::string& path() const { return path_; }
-  const std::string& source() const { return source_; }
-
-  // The value of `key`, or nullptr when it is absent or null; marks it read.
-  const Json* get(const std::string& key) {
-    read_.insert(key);
-    const auto it = j_.find(key);
-    return it == j_.end() || it->is_null() ? nullptr : &*it;
-  }
-  const Json& require(const std::string& key) {
-    const Json* v = get(key);
-    if (!v) fail(at(key), "missing (required)");
-    return *v;
-  }
-
-  double number(const std::string& key, std::optional<double> def, double lo, double hi) {
-    const Json* v = get(key);
-    if (!v && !def) fail(at(key), "missing (required)");
-    const double x = v ? check_number(*v, at(key), lo, hi) : *def;
-    out[key] = x;
-    return x;
-  }
-  long integer(const std::string& key, std::optional<long> def, long lo, long hi) {
-    const Json* v = get(key);
-    if (!v && !def) fail(at(key), "missing (required)");
-    const long x = v ? check_integer(*v, at(key), lo, hi) : *def;
-    out[key] = x;
-    return x;
-  }
-  bool boolean(const std::string& key, bool def) {
-    const Json* v = get(key);
-    if (v && !v->is_boolean()) fail(at(key), "expected true or false, got " + shown(*v));
-    const bool x = v ? v->get<bool>() : def;
-    out[key] = x;
-    return x;
-  }
-  std::string string(const std::string& key, std::optional<std::string> def) {
-    const Json* v = get(key);
-    if (!v && !def) fail(at(key), "missing (required)");
-    if (v && !v->is_string()) fail(at(key), "expected a string, got " + shown(*v));
-    const std::string x = v ? v->get<std::string>() : *def;
-    out[key] = x;
-    return x;
-  }
-  // One of `choices`; returns its index.
-  int choice(const std::string& key, std::optional<std::string> def, const std::vector<std::string>& choices) {
-    const Json* v = get(key);
-    const std::string x = string(key, def);
-    const auto it = std::find(choices.begin(), choices.end(), x);
-    if (it == choices.end()) fail(at(key), "expected one of " + join(choices) + ", got " + shown(v ? *v : Json(x)));
-    return int(it - choices.begin());
-  }
-  Object child(const std::string& key, bool required = false) {
-    const Json* v = get(key);
-    if (!v && required) fail(at(key), "missing (required)");
-    return Object(source_, v ? *v : empty_, at(key));
-  }
-  // Every key of this object, in file order (for the objects keyed by name).
-  std::vector<std::string> keys() const {
-    std::vector<std::string> k;
-    for (const auto& [key, value] : j_.items()) k.push_back(key);
-    return k;
-  }
-
-  Json finish() const {
-    std::vector<std::string> known(read_.begin(), read_.end());
-    for (const auto& [key, value] : j_.items())
-      if (!read_.count(key)) fail(at(key), "unknown key" + (known.empty() ? std::string() : " (known here: " + join(known) + ")"));
-    return out;
-  }
-
-  double check_number(const Json& v, const std::string& path, double lo, double hi) const {
-    if (!v.is_number()) fail(path, "expected a number in " + range(lo, hi) + ", got " + shown(v));
-    const double x = v.get<double>();
-    if (!(x >= lo && x <= hi)) fail(path, "expected a number in " + range(lo, hi) + ", got " + shown(v));
-    return x;
-  }
-  long check_integer(const Json& v, const std::string& path, long lo, long hi) const {
-    const bool integral = v.is_number_integer() || (v.is_number_float() && std::floor(v.get<double>()) == v.get<double>());
-    if (!integral || v.get<double>() < double(lo) || v.get<double>() > double(hi))
-      fail(path, "expected an integer in " + range(double(lo), double(hi)) + ", got " + shown(v));
-    return long(v.get<double>());
-  }
-
-  Json out = Json::object();
-
- private:
-  static std::string range(double lo, double hi) {
-    char buf[80];
-    std::snprintf(buf, sizeof buf, "[%.10g, %.10g]", lo, hi);
-    return buf;
-  }
-  static inline const Json empty_ = Json::object();
-  const std::string& source_;
-  const Json& j_;
-  std::string path_;
-  std::set<std::string> read_;
-};
 
 // ------------------------------------------------------------------ data sets
 
@@ -337,6 +203,14 @@ void check_names(const Experiment& e, const schedule::Dopesheet& sheet, const st
   }
 }
 
+}  // namespace
+
+const Regularizer* Experiment::regularizer(const std::string& n) const {
+  for (const Regularizer& r : regularizers)
+    if (r.name == n) return &r;
+  return nullptr;
+}
+
 Experiment read_experiment(const Json& j, const std::string& source) {
   Experiment e;
   Object root(source, j, "");
@@ -422,188 +296,5 @@ Experiment read_experiment(const Json& j, const std::string& source) {
   return e;
 }
 
-const EmbeddedFile* embedded(const std::string& file) {
-  for (const EmbeddedFile& f : embedded_experiment_files())
-    if (file == f.name) return &f;
-  return nullptr;
-}
-
-// A dopesheet given as a file name becomes its lines: from `dir`, or for a built-in from the
-// embedded files.
-void inline_dopesheet(Json& j, const std::string& source, const std::string& dir, bool builtin) {
-  if (!j.is_object() || !j.contains("dopesheet") || !j["dopesheet"].is_string()) return;
-  const std::string file = j["dopesheet"];
-  std::string text;
-  if (builtin) {
-    const EmbeddedFile* f = embedded(file);
-    if (!f) throw ExperimentError(source + ": dopesheet: no built-in file '" + file + "'");
-    text = f->text;
-  } else {
-    const fs::path path = fs::path(file).is_absolute() ? fs::path(file) : fs::path(dir) / file;
-    std::ifstream in(path, std::ios::binary);
-    if (!in) throw ExperimentError(source + ": dopesheet: cannot read '" + path.string() + "'");
-    std::stringstream ss;
-    ss << in.rdbuf();
-    text = ss.str();
-    try {  // a file's own errors name the file, line and column
-      schedule::parse_dopesheet(text, path.string());
-    } catch (const schedule::DopesheetError& e) {
-      throw ExperimentError(source + ": dopesheet: " + e.what());
-    }
-  }
-  Json lines = Json::array();
-  std::stringstream ss(text);
-  for (std::string line; std::getline(ss, line);) {
-    if (!line.empty() && line.back() == '\r') line.pop_back();
-    lines.push_back(line);
-  }
-  j["dopesheet"] = lines;
-}
-
-// "a.b.c=value": the value parsed as JSON, or else taken as a string; null removes the key.
-void apply_set(Json& j, const std::string& assignment) {
-  const std::size_t eq = assignment.find('=');
-  if (eq == std::string::npos || eq == 0)
-    throw ExperimentError("--set " + assignment + ": expected key.path=value");
-  const std::string path = assignment.substr(0, eq), text = assignment.substr(eq + 1);
-  Json value = Json::parse(text, nullptr, false);
-  if (value.is_discarded()) value = text;
-  Json* node = &j;
-  std::stringstream ss(path);
-  std::vector<std::string> keys;
-  for (std::string key; std::getline(ss, key, '.');) keys.push_back(key);
-  for (std::size_t i = 0; i < keys.size(); ++i) {
-    if (keys[i].empty()) throw ExperimentError("--set " + assignment + ": empty key in '" + path + "'");
-    if (node->is_null()) *node = Json::object();
-    if (!node->is_object())
-      throw ExperimentError("--set " + assignment + ": '" + keys[i] + "' is inside a value that is not an object");
-    if (i + 1 == keys.size()) {
-      if (value.is_null()) node->erase(keys[i]);
-      else (*node)[keys[i]] = value;
-    } else {
-      node = &(*node)[keys[i]];
-    }
-  }
-}
-
-bool is_path(const std::string& what) {
-  return what.find('/') != std::string::npos || (what.size() > 5 && what.substr(what.size() - 5) == ".json");
-}
-
-Json parse_json(const std::string& text, const std::string& source) {
-  try {
-    return Json::parse(text);
-  } catch (const nlohmann::json::exception& e) {  // a syntax error, or a number beyond double
-    std::string what = e.what();
-    const std::size_t colon = what.find(": ");  // drop nlohmann's "[json.exception.parse_error.101] "
-    throw ExperimentError(source + ": not valid JSON: " + (colon == std::string::npos ? what : what.substr(colon + 2)));
-  }
-}
-
-// Stock: equal to the built-in of the same name, seed aside.
-void set_stock(Experiment& e) {
-  const std::vector<std::string> names = builtin_names();
-  e.stock = std::find(names.begin(), names.end(), e.name) != names.end() && load_experiment(e.name).hash == e.hash;
-}
-
-std::string one_line(const Json& j) {
-  if (!j.is_structured()) return j.dump();
-  std::string s = j.is_object() ? "{" : "[";
-  bool first = true;
-  for (const auto& [key, value] : j.items()) {
-    s += first ? "" : ", ";
-    first = false;
-    if (j.is_object()) s += Json(key).dump() + ": ";
-    s += one_line(value);
-  }
-  return s + (j.is_object() ? "}" : "]");
-}
-
-// One line where it fits in 100 columns, else one value a line.
-void format(const Json& j, std::string& out, int indent, int used) {
-  const std::string flat = one_line(j);
-  if (!j.is_structured() || j.empty() || indent + used + int(flat.size()) <= 100) {
-    out += flat;
-    return;
-  }
-  const std::string pad(indent + 2, ' ');
-  out += j.is_object() ? "{\n" : "[\n";
-  bool first = true;
-  for (const auto& [key, value] : j.items()) {
-    out += (first ? "" : ",\n") + pad;
-    first = false;
-    const std::string k = j.is_object() ? Json(key).dump() + ": " : "";
-    out += k;
-    format(value, out, indent + 2, int(k.size()));
-  }
-  out += "\n" + std::string(indent, ' ') + (j.is_object() ? "}" : "]");
-}
-
-}  // namespace
-
-std::string to_text(const Json& j) {
-  std::string out;
-  format(j, out, 0, 0);
-  return out + "\n";
-}
-
-const Regularizer* Experiment::regularizer(const std::string& n) const {
-  for (const Regularizer& r : regularizers)
-    if (r.name == n) return &r;
-  return nullptr;
-}
-
-std::vector<std::string> builtin_names() {
-  std::vector<std::string> names;
-  for (const EmbeddedFile& f : embedded_experiment_files()) {
-    const std::string file = f.name;
-    if (file.size() > 5 && file.substr(file.size() - 5) == ".json") names.push_back(file.substr(0, file.size() - 5));
-  }
-  std::sort(names.begin(), names.end());  // "ex-1.5" before "ex-1.5-angular"
-  return names;
-}
-
-std::string builtin_text(const std::string& name) {
-  const EmbeddedFile* f = embedded(name + ".json");
-  if (!f) throw ExperimentError("unknown experiment '" + name + "' (built-in: " + join(builtin_names()) + "; or give a .json file)");
-  return f->text;
-}
-
-Experiment parse_experiment(const std::string& text, const std::string& source, const std::string& dir) {
-  Json j = parse_json(text, source);
-  inline_dopesheet(j, source, dir, false);
-  Experiment e = read_experiment(j, source);
-  set_stock(e);
-  return e;
-}
-
-Experiment load_experiment(const std::string& what, const Overrides& overrides) {
-  const bool builtin = !is_path(what);
-  std::string text, source = what;
-  if (builtin) {
-    text = builtin_text(what);
-    source = what + " (built-in)";
-  } else {
-    std::ifstream in(what, std::ios::binary);
-    if (!in) throw ExperimentError("cannot read experiment file '" + what + "'");
-    std::stringstream ss;
-    ss << in.rdbuf();
-    text = ss.str();
-  }
-  Json j = parse_json(text, source);
-  inline_dopesheet(j, source, builtin ? "" : fs::path(what).parent_path().string(), builtin);
-  for (const std::string& s : overrides.set) apply_set(j, s);
-  inline_dopesheet(j, source, ".", false);  // a dopesheet given by --set is relative to here
-  for (const std::string& name : overrides.without) {
-    if (!j.is_object() || !j.contains("regularizers") || !j["regularizers"].is_object() || !j["regularizers"].contains(name))
-      throw ExperimentError("--without " + name + ": experiment " + source + " has no regularizer of that name");
-    j["regularizers"][name]["enabled"] = false;
-  }
-  if (!overrides.set.empty() || !overrides.without.empty()) source += " with overrides";
-  Experiment e = read_experiment(j, source);
-  if (builtin && overrides.set.empty() && overrides.without.empty()) e.stock = true;
-  else set_stock(e);
-  return e;
-}
 
 }  // namespace sg::train

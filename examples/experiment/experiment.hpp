@@ -118,6 +118,9 @@ Experiment load_experiment(const std::string& what, const Overrides& overrides =
 // JSON as a person writes it: what fits in 100 columns on one line, the rest one value a line.
 std::string to_text(const Json& j);
 
+// An experiment from its JSON, the dopesheet already inline (the schema: experiment.cpp);
+// stock is left false.
+Experiment read_experiment(const Json& j, const std::string& source);
 // An experiment from JSON text (a file's contents); `dir` resolves a dopesheet path.
 Experiment parse_experiment(const std::string& text, const std::string& source, const std::string& dir = ".");
 
