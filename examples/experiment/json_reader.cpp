@@ -29,13 +29,16 @@ void format(const Json& j, std::string& out, int indent, int used) {
   out += j.is_object() ? "{\n" : "[\n";
   bool first = true;
   for (const auto& [key, value] : j.items()) {
-    out += (first ? "" : ",\n") + pad;
+    if (!first) out += ",\n";
+    out += pad;
     first = false;
     const std::string k = j.is_object() ? Json(key).dump() + ": " : "";
     out += k;
     format(value, out, indent + 2, int(k.size()));
   }
-  out += "\n" + std::string(indent, ' ') + (j.is_object() ? "}" : "]");
+  out += '\n';
+  out.append(std::size_t(indent), ' ');
+  out += j.is_object() ? '}' : ']';
 }
 
 }  // namespace

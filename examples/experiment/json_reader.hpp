@@ -3,6 +3,7 @@
 // error naming the source and the JSON path. Experiment files are read with it.
 #pragma once
 
+#include <cmath>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
@@ -50,7 +51,9 @@ class Object {
     const Json* v = get(key);
     if (!v && !def) fail(at(key), "missing (required)");
     const double x = v ? check_number(*v, at(key), lo, hi) : *def;
-    out[key] = x;
+    // 10 rather than 10.0: whole numbers read back as the same double either way.
+    if (x == std::floor(x) && std::abs(x) < 9007199254740992.0) out[key] = (long long)x;
+    else out[key] = x;
     return x;
   }
   long integer(const std::string& key, std::optional<long> def, long lo, long hi) {
