@@ -300,6 +300,13 @@ TEST_CASE("losses: selective weighting") {
     const Tensor<double> negative = selection_weights(tape, {{"red", 1.0}, {"vibrant", -2.0}}, labels, 8);
     CHECK(negative.value()(0, 0) == 0.0);  // -2 -> 0
     CHECK(negative.value()(3, 0) == 0.0);  // 1 - 2 -> 0
+    // A per-sample scale multiplies the clamped alpha; no affinities select every sample.
+    const double scale[8] = {0.5, 2, 1, 0.25, 1, 1, 3, 0};
+    const Tensor<double> scaled = selection_weights(tape, {{"red", 0.7}, {"vibrant", 0.7}}, labels, 8, scale);
+    for (int i = 0; i < 8; ++i) CHECK(scaled.value()(i, 0) == doctest::Approx(expected[i] * scale[i]).epsilon(1e-15));
+    const Tensor<double> every = selection_weights(tape, {}, labels, 8, scale);
+    for (int i = 0; i < 8; ++i) CHECK(every.value()(i, 0) == scale[i]);
+    CHECK(selection_weights(tape, {}, labels, 8).value().isOnes());
 
     const Tensor<double> l = unitarity(tape.tensor(z_value));
     double num = 0, den = 0;
