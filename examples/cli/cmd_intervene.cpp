@@ -18,9 +18,10 @@
 
 #include "examples/cli/cli.hpp"
 #include "examples/cli/cmd_llc.hpp"
-#include "examples/report/figures.hpp"
 #include "examples/color/intervene.hpp"
 #include "examples/experiment/train.hpp"
+#include "examples/report/figures.hpp"
+#include "examples/report/intervention_figures.hpp"
 
 namespace sg::cli {
 namespace {
@@ -102,12 +103,10 @@ struct ColorRows {
   }
 };
 
-// The HSV slices of the patch figures: 12 hues x 4 saturations x 5 values (hue outermost).
-const int kSliceHues = 12, kSliceSats = 4, kSliceVals = 5;
-// The hue sweep of the error-vs-hue figure: whole degrees at three (s, v) levels.
-const double kSweepLevels[3][2] = {{1, 1}, {1, 0.5}, {0.5, 1}};
-
+// The cube for the score, the named colors for the summary, and the slices and the hue sweep the
+// figures read.
 ColorRows evaluated_colors() {
+  using figures::kSliceHues, figures::kSliceSats, figures::kSliceVals;
   ColorRows rows;
   rows.add("cube", color::rgb_cube(8));
   rows.add("named", color::named_colors());
@@ -118,7 +117,7 @@ ColorRows evaluated_colors() {
   rows.add("slice", color::hsv_grid(hues, sats, vals));
   std::vector<double> degrees;
   for (int d = 0; d < 360; ++d) degrees.push_back(d / 360.0);
-  for (const auto& level : kSweepLevels) rows.add("hue", color::hsv_grid(degrees, {level[0]}, {level[1]}));
+  for (const auto& level : figures::kSweepLevels) rows.add("hue", color::hsv_grid(degrees, {level[0]}, {level[1]}));
   return rows;
 }
 
@@ -129,160 +128,6 @@ struct Outcome {
   double power = 0, red_dmse = NAN, cyan_dmse = NAN, cube_before = 0, cube_after = 0;
   double ablate_prune_max_diff = NAN;  // ablate/prune: max |ablated - pruned| over every output
 };
-
-// ------------------------------------------------------------------ figures
-
-std::string escape(const std::string& text) {
-  std::string out;
-  for (char c : text) out += c == '<' ? "&lt;" : c == '>' ? "&gt;" : c == '&' ? "&amp;" : std::string(1, c);
-  return out;
-}
-
-struct Svg {
-  std::string text;
-  void add(const char* format, auto... args) {
-    char buf[512];
-    std::snprintf(buf, sizeof buf, format, args...);
-    text += buf;
-  }
-  Svg(double width, double height, const std::string& title) {
-    add("<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" viewBox=\"0 0 %.0f %.0f\" "
-        "font-family=\"sans-serif\" font-size=\"11\">\n",
-        width, height, width, height);
-    text += "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n";
-    text += "<text x=\"8\" y=\"18\" font-size=\"13\">" + escape(title) + "</text>\n";
-  }
-  std::string done() { return text + "</svg>\n"; }
-};
-
-std::string rgb_css(const float* c) {
-  char buf[32];
-  auto byte = [](float v) { return int(std::lround(255 * std::clamp(double(v), 0.0, 1.0))); };
-  std::snprintf(buf, sizeof buf, "rgb(%d,%d,%d)", byte(c[0]), byte(c[1]), byte(c[2]));
-  return buf;
-}
-
-// Reconstructed colors around true ones (the inner square) on HSV slices: one panel per
-// saturation, hue left to right, value from 1 (top) down to 0.
-std::string patches_svg(const Matrix<float>& truth, const Matrix<float>& recon, int first, const std::string& title) {
-  const double cell = 26, gap = 18, left = 30, top = 46;
-  const double panel_w = cell * kSliceHues, width = left + kSliceSats * (panel_w + gap), height = top + cell * kSliceVals + 34;
-  Svg svg(width, height, title);
-  svg.add("<text x=\"8\" y=\"34\" fill=\"#555\">outer square: reconstruction; inner: true color</text>\n");
-  for (int is = 0; is < kSliceSats; ++is) {
-    const double x0 = left + is * (panel_w + gap);
-    svg.add("<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">s = %.2g</text>\n", x0 + panel_w / 2,
-            top + cell * kSliceVals + 16, double(is) / (kSliceSats - 1));
-    for (int ih = 0; ih < kSliceHues; ++ih)
-      for (int iv = 0; iv < kSliceVals; ++iv) {
-        const long row = first + (long(ih) * kSliceSats + is) * kSliceVals + iv;
-        const double x = x0 + ih * cell, y = top + (kSliceVals - 1 - iv) * cell;
-        const Eigen::Matrix<float, 1, 3> t = truth.row(row), r = recon.row(row);
-        svg.add("<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"%s\"/>\n", x, y, cell, cell,
-                rgb_css(r.data()).c_str());
-        svg.add("<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"%s\"/>\n", x + cell / 4,
-                y + cell / 4, cell / 2, cell / 2, rgb_css(t.data()).c_str());
-      }
-  }
-  svg.add("<text x=\"%.1f\" y=\"%.1f\" fill=\"#555\" text-anchor=\"end\">v 1</text>\n", left - 3, top + cell / 2 + 4);
-  svg.add("<text x=\"%.1f\" y=\"%.1f\" fill=\"#555\" text-anchor=\"end\">v 0</text>\n", left - 3,
-          top + cell * (kSliceVals - 0.5) + 4);
-  svg.add("<text x=\"%.1f\" y=\"%.1f\" fill=\"#555\">hue 0..330 deg, left to right</text>\n", left,
-          height - 4);
-  return svg.done();
-}
-
-struct Frame {
-  double left = 70, top = 34, width = 520, height = 300;
-  double x0 = 0, x1 = 1, y0 = 0, y1 = 1;
-  double px(double x) const { return left + width * (x - x0) / (x1 - x0); }
-  double py(double y) const { return top + height * (1 - (y - y0) / (y1 - y0)); }
-  void draw(Svg& svg, const std::string& x_label, const std::string& y_label, int x_ticks, const char* x_format) const {
-    svg.add("<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"none\" stroke=\"#999\"/>\n", left, top,
-            width, height);
-    for (int t = 0; t <= 5; ++t) {
-      const double v = y0 + (y1 - y0) * t / 5;
-      svg.add("<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#eee\"/>\n", left, py(v), left + width, py(v));
-      svg.add("<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">%.3g</text>\n", left - 4, py(v) + 4, v);
-    }
-    for (int t = 0; t <= x_ticks; ++t) {
-      const double v = x0 + (x1 - x0) * t / x_ticks;
-      svg.add("<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">", px(v), top + height + 15);
-      svg.add(x_format, v);
-      svg.text += "</text>\n";
-    }
-    svg.text += "<text x=\"" + figure(left + width / 2) + "\" y=\"" + figure(top + height + 34) +
-                "\" text-anchor=\"middle\">" + escape(x_label) + "</text>\n";
-    svg.add("<text x=\"14\" y=\"%.1f\" transform=\"rotate(-90 14 %.1f)\" text-anchor=\"middle\">", top + height / 2,
-            top + height / 2);
-    svg.text += escape(y_label) + "</text>\n";
-  }
-};
-
-double top_of(const std::vector<double>& v) {
-  double m = 0;
-  for (double e : v)
-    if (std::isfinite(e)) m = std::max(m, e);
-  return m > 0 ? m * 1.05 : 1;
-}
-
-// Per-color MSE against hue (whole degrees), before and after, at three (s, v) levels.
-std::string mse_vs_hue_svg(const std::vector<double>& before, const std::vector<double>& after, int first,
-                           const std::string& title) {
-  const char* colors[] = {"#888888", "#d62728", "#1f77b4", "#2ca02c"};
-  struct Line {
-    std::string name;
-    const std::vector<double>* mse;
-    int level;
-  };
-  const std::vector<Line> lines = {{"before, s = v = 1", &before, 0},
-                                   {"after, s = v = 1", &after, 0},
-                                   {"after, s = 1, v = 0.5", &after, 1},
-                                   {"after, s = 0.5, v = 1", &after, 2}};
-  Frame f;
-  f.x1 = 360;
-  std::vector<double> shown(after.begin() + first, after.begin() + first + 3 * 360);
-  shown.insert(shown.end(), before.begin() + first, before.begin() + first + 360);
-  f.y1 = top_of(shown);
-  Svg svg(f.left + f.width + 170, f.top + f.height + 46, title);
-  f.draw(svg, "hue (degrees)", "MSE", 6, "%.0f");
-  for (std::size_t l = 0; l < lines.size(); ++l) {
-    std::string path;
-    for (int d = 0; d < 360; ++d) {
-      const double y = (*lines[l].mse)[first + lines[l].level * 360 + d];
-      char buf[48];
-      std::snprintf(buf, sizeof buf, "%c%.1f,%.1f", d ? 'L' : 'M', f.px(d), f.py(y));
-      path += buf;
-    }
-    svg.text += "<path fill=\"none\" stroke-width=\"1.3\" stroke=\"" + std::string(colors[l]) + "\" d=\"" + path + "\"/>\n";
-    svg.add("<rect x=\"%.1f\" y=\"%.1f\" width=\"10\" height=\"10\" fill=\"%s\"/>\n", f.left + f.width + 10,
-            f.top + 16.0 * double(l), colors[l]);
-    svg.add("<text x=\"%.1f\" y=\"%.1f\">", f.left + f.width + 24, f.top + 16.0 * double(l) + 9);
-    svg.text += escape(lines[l].name) + "</text>\n";
-  }
-  return svg.done();
-}
-
-// The score's data: MSE after the intervention against sim^power, every cube color drawn in its
-// own color, with the least-squares line.
-std::string error_vs_similarity_svg(const std::vector<double>& sim_p, const std::vector<double>& mse,
-                                    const Matrix<float>& rgb, const intervene::Fit& fit, const std::string& title,
-                                    const std::string& x_label) {
-  Frame f;
-  f.y1 = top_of(mse);
-  Svg svg(f.left + f.width + 20, f.top + f.height + 46,
-          title + ": r = " + figure(fit.r, 4) + ", R^2 = " + figure(fit.r2, 4) + " (n = " + std::to_string(fit.n) + ")");
-  f.draw(svg, x_label, "MSE after", 5, "%.1f");
-  if (std::isfinite(fit.slope))
-    svg.add("<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#444\" stroke-dasharray=\"5,4\"/>\n",
-            f.px(0), f.py(fit.intercept), f.px(1), f.py(fit.intercept + fit.slope));
-  for (std::size_t i = 0; i < mse.size(); ++i) {
-    const Eigen::Matrix<float, 1, 3> c = rgb.row(long(i));
-    svg.add("<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3.2\" fill=\"%s\" stroke=\"#0004\"/>\n", f.px(sim_p[i]), f.py(mse[i]),
-            rgb_css(c.data()).c_str());
-  }
-  return svg.done();
-}
 
 // ------------------------------------------------------------------ the intervention
 
@@ -421,13 +266,15 @@ Outcome run_one(const std::string& dir, const Settings& s) {
   figures::write_file_atomically(folder + "summary.json", summary.dump(2) + "\n");
 
   const int slice = colors.begin("slice"), hue = colors.begin("hue");
-  figures::write_file_atomically(folder + "patches.svg", patches_svg(colors.rgb, after, slice, o.title + ", after"));
-  figures::write_file_atomically(folder + "patches_baseline.svg", patches_svg(colors.rgb, before, slice, o.title + ", before"));
-  figures::write_file_atomically(folder + "mse_vs_hue.svg", mse_vs_hue_svg(mse_before, mse_after, hue, o.title));
+  figures::write_file_atomically(folder + "patches.svg",
+                                 figures::patches_svg(colors.rgb, after, slice, o.title + ", after"));
+  figures::write_file_atomically(folder + "patches_baseline.svg",
+                                 figures::patches_svg(colors.rgb, before, slice, o.title + ", before"));
+  figures::write_file_atomically(folder + "mse_vs_hue.svg", figures::mse_vs_hue_svg(mse_before, mse_after, hue, o.title));
+  const std::string x_label = "sim(color, " + (latent ? s.label : s.concept_label) + ")^" + figure(o.power);
   figures::write_file_atomically(folder + "error_vs_similarity.svg",
-                        error_vs_similarity_svg(cube_x, cube_y, colors.rgb.middleRows(cube, cube_n), o.fit, o.title,
-                                                "sim(color, " + (latent ? s.label : s.concept_label) + ")^" +
-                                                    figure(o.power)));
+                                 figures::error_vs_similarity_svg(cube_x, cube_y, colors.rgb.middleRows(cube, cube_n),
+                                                                  o.fit, o.title, x_label));
   return o;
 }
 
