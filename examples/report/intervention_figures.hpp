@@ -2,8 +2,8 @@
 // before or after an intervention, and every color's error against hue and against its similarity
 // to the concept.
 //
-// The figures read rows of the color set the command evaluates, from the row `first` on, laid
-// out as below.
+// The figures read rows of the color set an intervention is measured on
+// (examples/experiment/intervention.cpp), from the row `first` on, laid out as below.
 #pragma once
 
 #include <string>

@@ -58,8 +58,7 @@ void Svg::end(const char* name, const Style& style) {
 void Svg::text(double x, double y, std::string_view text, const Style& style) {
   append(out_, "<text x=\"%.1f\" y=\"%.1f\"", x, y);
   attributes(style);
-  out_ += ">";
-  if (!style.tooltip.empty()) out_ += "<title>" + escape(style.tooltip) + "</title>";
+  out_ += '>';
   out_ += escape(text) + "</text>\n";
 }
 

@@ -47,7 +47,7 @@ struct Style {
   std::string anchor = {};  // text-anchor: "middle" or "end"
   double font_size = 0;
   bool bold = false;
-  std::string tooltip = {};  // a <title> child, which a browser shows on hover
+  std::string tooltip = {};  // shapes: a <title> child, which a browser shows on hover
 };
 
 struct Point {
