@@ -1,8 +1,8 @@
 // `spheregrad intervene RUN_DIR...`: applies one intervention (suppression or repulsion of a
 // concept at the bottleneck, ablation or pruning of bottleneck dims) to trained runs, measures
 // every color's reconstruction error before and after, scores the precision of the change
-// against the HSV similarity to the concept (examples/color/intervene.hpp), and writes per run a
-// table, a JSON summary and figures -- plus, for many runs, one row per run.
+// against the HSV similarity to the concept, and writes per run a table, a JSON summary and
+// figures (examples/experiment/intervention.hpp) -- plus, for many runs, one row per run.
 #include <algorithm>
 #include <cerrno>
 #include <cmath>
@@ -10,42 +10,22 @@
 #include <cstdlib>
 #include <filesystem>
 #include <memory>
-#include <nlohmann/json.hpp>
-#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
 #include "examples/cli/cli.hpp"
-#include "examples/cli/cmd_llc.hpp"
+#include "examples/experiment/intervention.hpp"
 #include "examples/report/figures.hpp"
-#include "examples/color/intervene.hpp"
-#include "examples/experiment/train.hpp"
 
 namespace sg::cli {
 namespace {
 
-enum class Kind { None, Suppress, Repel, Ablate, Prune };
-
-const char* kind_name(Kind k) {
-  switch (k) {
-    case Kind::Suppress: return "suppress";
-    case Kind::Repel: return "repel";
-    case Kind::Ablate: return "ablate";
-    case Kind::Prune: return "prune";
-    default: return "none";
-  }
-}
+using intervene::Kind, intervene::kind_name, intervene::Outcome;
 
 struct Settings {
   std::vector<std::string> runs;
-  Kind kind = Kind::None;
-  std::string label;           // suppress/repel: the concept
-  std::string concept_label = "red";  // the score's reference color
-  std::vector<int> dims;       // ablate/prune
-  std::string dims_text;
-  intervene::Falloff falloff;
-  double score_power = -1;     // < 0: the kind's default
+  intervene::Request request;
   std::string out, name, table;
   bool quiet = false;
 };
@@ -69,366 +49,17 @@ std::vector<int> parse_dims(const std::string& option, const std::string& text) 
 
 // The one intervention of a command line: `value` is a label for suppress/repel, dims for
 // ablate/prune. A second intervention is a usage error.
-void choose(Settings& s, Kind kind, const std::string& option, const std::string& value) {
-  if (s.kind != Kind::None)
-    throw std::invalid_argument(std::string("choose one intervention (got --") + kind_name(s.kind) + " and " + option +
+void choose(intervene::Request& r, Kind kind, const std::string& option, const std::string& value) {
+  if (r.kind != Kind::None)
+    throw std::invalid_argument(std::string("choose one intervention (got --") + kind_name(r.kind) + " and " + option +
                                 ")");
-  s.kind = kind;
-  if (kind == Kind::Suppress || kind == Kind::Repel) {
-    s.label = value;
-    return;
-  }
-  s.dims = parse_dims(option, value);
-  std::vector<int> sorted = s.dims;
-  std::sort(sorted.begin(), sorted.end());
-  for (int d : sorted) s.dims_text += (s.dims_text.empty() ? "" : "+") + std::to_string(d);
+  r.kind = kind;
+  if (r.edits_latents()) r.label = value;
+  else r.dims = parse_dims(option, value);
 }
 
-// ------------------------------------------------------------------ one run
-
-// The evaluated colors: one matrix, in sets the outputs read back by range.
-struct ColorRows {
-  Matrix<float> rgb;
-  std::vector<std::string> set, name;
-  int begin(const std::string& s) const { return int(std::find(set.begin(), set.end(), s) - set.begin()); }
-  void add(const std::string& set_name, const color::ColorSet& c) {
-    const long old = rgb.rows();
-    rgb.conservativeResize(old + c.size(), 3);
-    rgb.bottomRows(c.size()) = c.rgb;
-    for (int i = 0; i < c.size(); ++i) {
-      set.push_back(set_name);
-      name.push_back(c.name.empty() ? "" : c.name[i]);
-    }
-  }
-};
-
-// The HSV slices of the patch figures: 12 hues x 4 saturations x 5 values (hue outermost).
-const int kSliceHues = 12, kSliceSats = 4, kSliceVals = 5;
-// The hue sweep of the error-vs-hue figure: whole degrees at three (s, v) levels.
-const double kSweepLevels[3][2] = {{1, 1}, {1, 0.5}, {0.5, 1}};
-
-ColorRows evaluated_colors() {
-  ColorRows rows;
-  rows.add("cube", color::rgb_cube(8));
-  rows.add("named", color::named_colors());
-  std::vector<double> hues, sats, vals;
-  for (int i = 0; i < kSliceHues; ++i) hues.push_back(double(i) / kSliceHues);
-  for (int i = 0; i < kSliceSats; ++i) sats.push_back(double(i) / (kSliceSats - 1));
-  for (int i = 0; i < kSliceVals; ++i) vals.push_back(double(i) / (kSliceVals - 1));
-  rows.add("slice", color::hsv_grid(hues, sats, vals));
-  std::vector<double> degrees;
-  for (int d = 0; d < 360; ++d) degrees.push_back(d / 360.0);
-  for (const auto& level : kSweepLevels) rows.add("hue", color::hsv_grid(degrees, {level[0]}, {level[1]}));
-  return rows;
-}
-
-struct Outcome {
-  std::string dir, out_dir, experiment, seed, model, target, title;
-  std::vector<double> direction;
-  intervene::Fit fit;
-  double power = 0, red_dmse = NAN, cyan_dmse = NAN, cube_before = 0, cube_after = 0;
-  double ablate_prune_max_diff = NAN;  // ablate/prune: max |ablated - pruned| over every output
-};
-
-// ------------------------------------------------------------------ figures
-
-std::string escape(const std::string& text) {
-  std::string out;
-  for (char c : text) out += c == '<' ? "&lt;" : c == '>' ? "&gt;" : c == '&' ? "&amp;" : std::string(1, c);
-  return out;
-}
-
-struct Svg {
-  std::string text;
-  void add(const char* format, auto... args) {
-    char buf[512];
-    std::snprintf(buf, sizeof buf, format, args...);
-    text += buf;
-  }
-  Svg(double width, double height, const std::string& title) {
-    add("<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" viewBox=\"0 0 %.0f %.0f\" "
-        "font-family=\"sans-serif\" font-size=\"11\">\n",
-        width, height, width, height);
-    text += "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n";
-    text += "<text x=\"8\" y=\"18\" font-size=\"13\">" + escape(title) + "</text>\n";
-  }
-  std::string done() { return text + "</svg>\n"; }
-};
-
-std::string rgb_css(const float* c) {
-  char buf[32];
-  auto byte = [](float v) { return int(std::lround(255 * std::clamp(double(v), 0.0, 1.0))); };
-  std::snprintf(buf, sizeof buf, "rgb(%d,%d,%d)", byte(c[0]), byte(c[1]), byte(c[2]));
-  return buf;
-}
-
-// Reconstructed colors around true ones (the inner square) on HSV slices: one panel per
-// saturation, hue left to right, value from 1 (top) down to 0.
-std::string patches_svg(const Matrix<float>& truth, const Matrix<float>& recon, int first, const std::string& title) {
-  const double cell = 26, gap = 18, left = 30, top = 46;
-  const double panel_w = cell * kSliceHues, width = left + kSliceSats * (panel_w + gap), height = top + cell * kSliceVals + 34;
-  Svg svg(width, height, title);
-  svg.add("<text x=\"8\" y=\"34\" fill=\"#555\">outer square: reconstruction; inner: true color</text>\n");
-  for (int is = 0; is < kSliceSats; ++is) {
-    const double x0 = left + is * (panel_w + gap);
-    svg.add("<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">s = %.2g</text>\n", x0 + panel_w / 2,
-            top + cell * kSliceVals + 16, double(is) / (kSliceSats - 1));
-    for (int ih = 0; ih < kSliceHues; ++ih)
-      for (int iv = 0; iv < kSliceVals; ++iv) {
-        const long row = first + (long(ih) * kSliceSats + is) * kSliceVals + iv;
-        const double x = x0 + ih * cell, y = top + (kSliceVals - 1 - iv) * cell;
-        const Eigen::Matrix<float, 1, 3> t = truth.row(row), r = recon.row(row);
-        svg.add("<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"%s\"/>\n", x, y, cell, cell,
-                rgb_css(r.data()).c_str());
-        svg.add("<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"%s\"/>\n", x + cell / 4,
-                y + cell / 4, cell / 2, cell / 2, rgb_css(t.data()).c_str());
-      }
-  }
-  svg.add("<text x=\"%.1f\" y=\"%.1f\" fill=\"#555\" text-anchor=\"end\">v 1</text>\n", left - 3, top + cell / 2 + 4);
-  svg.add("<text x=\"%.1f\" y=\"%.1f\" fill=\"#555\" text-anchor=\"end\">v 0</text>\n", left - 3,
-          top + cell * (kSliceVals - 0.5) + 4);
-  svg.add("<text x=\"%.1f\" y=\"%.1f\" fill=\"#555\">hue 0..330 deg, left to right</text>\n", left,
-          height - 4);
-  return svg.done();
-}
-
-struct Frame {
-  double left = 70, top = 34, width = 520, height = 300;
-  double x0 = 0, x1 = 1, y0 = 0, y1 = 1;
-  double px(double x) const { return left + width * (x - x0) / (x1 - x0); }
-  double py(double y) const { return top + height * (1 - (y - y0) / (y1 - y0)); }
-  void draw(Svg& svg, const std::string& x_label, const std::string& y_label, int x_ticks, const char* x_format) const {
-    svg.add("<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"none\" stroke=\"#999\"/>\n", left, top,
-            width, height);
-    for (int t = 0; t <= 5; ++t) {
-      const double v = y0 + (y1 - y0) * t / 5;
-      svg.add("<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#eee\"/>\n", left, py(v), left + width, py(v));
-      svg.add("<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">%.3g</text>\n", left - 4, py(v) + 4, v);
-    }
-    for (int t = 0; t <= x_ticks; ++t) {
-      const double v = x0 + (x1 - x0) * t / x_ticks;
-      svg.add("<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">", px(v), top + height + 15);
-      svg.add(x_format, v);
-      svg.text += "</text>\n";
-    }
-    svg.text += "<text x=\"" + figure(left + width / 2) + "\" y=\"" + figure(top + height + 34) +
-                "\" text-anchor=\"middle\">" + escape(x_label) + "</text>\n";
-    svg.add("<text x=\"14\" y=\"%.1f\" transform=\"rotate(-90 14 %.1f)\" text-anchor=\"middle\">", top + height / 2,
-            top + height / 2);
-    svg.text += escape(y_label) + "</text>\n";
-  }
-};
-
-double top_of(const std::vector<double>& v) {
-  double m = 0;
-  for (double e : v)
-    if (std::isfinite(e)) m = std::max(m, e);
-  return m > 0 ? m * 1.05 : 1;
-}
-
-// Per-color MSE against hue (whole degrees), before and after, at three (s, v) levels.
-std::string mse_vs_hue_svg(const std::vector<double>& before, const std::vector<double>& after, int first,
-                           const std::string& title) {
-  const char* colors[] = {"#888888", "#d62728", "#1f77b4", "#2ca02c"};
-  struct Line {
-    std::string name;
-    const std::vector<double>* mse;
-    int level;
-  };
-  const std::vector<Line> lines = {{"before, s = v = 1", &before, 0},
-                                   {"after, s = v = 1", &after, 0},
-                                   {"after, s = 1, v = 0.5", &after, 1},
-                                   {"after, s = 0.5, v = 1", &after, 2}};
-  Frame f;
-  f.x1 = 360;
-  std::vector<double> shown(after.begin() + first, after.begin() + first + 3 * 360);
-  shown.insert(shown.end(), before.begin() + first, before.begin() + first + 360);
-  f.y1 = top_of(shown);
-  Svg svg(f.left + f.width + 170, f.top + f.height + 46, title);
-  f.draw(svg, "hue (degrees)", "MSE", 6, "%.0f");
-  for (std::size_t l = 0; l < lines.size(); ++l) {
-    std::string path;
-    for (int d = 0; d < 360; ++d) {
-      const double y = (*lines[l].mse)[first + lines[l].level * 360 + d];
-      char buf[48];
-      std::snprintf(buf, sizeof buf, "%c%.1f,%.1f", d ? 'L' : 'M', f.px(d), f.py(y));
-      path += buf;
-    }
-    svg.text += "<path fill=\"none\" stroke-width=\"1.3\" stroke=\"" + std::string(colors[l]) + "\" d=\"" + path + "\"/>\n";
-    svg.add("<rect x=\"%.1f\" y=\"%.1f\" width=\"10\" height=\"10\" fill=\"%s\"/>\n", f.left + f.width + 10,
-            f.top + 16.0 * double(l), colors[l]);
-    svg.add("<text x=\"%.1f\" y=\"%.1f\">", f.left + f.width + 24, f.top + 16.0 * double(l) + 9);
-    svg.text += escape(lines[l].name) + "</text>\n";
-  }
-  return svg.done();
-}
-
-// The score's data: MSE after the intervention against sim^power, every cube color drawn in its
-// own color, with the least-squares line.
-std::string error_vs_similarity_svg(const std::vector<double>& sim_p, const std::vector<double>& mse,
-                                    const Matrix<float>& rgb, const intervene::Fit& fit, const std::string& title,
-                                    const std::string& x_label) {
-  Frame f;
-  f.y1 = top_of(mse);
-  Svg svg(f.left + f.width + 20, f.top + f.height + 46,
-          title + ": r = " + figure(fit.r, 4) + ", R^2 = " + figure(fit.r2, 4) + " (n = " + std::to_string(fit.n) + ")");
-  f.draw(svg, x_label, "MSE after", 5, "%.1f");
-  if (std::isfinite(fit.slope))
-    svg.add("<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#444\" stroke-dasharray=\"5,4\"/>\n",
-            f.px(0), f.py(fit.intercept), f.px(1), f.py(fit.intercept + fit.slope));
-  for (std::size_t i = 0; i < mse.size(); ++i) {
-    const Eigen::Matrix<float, 1, 3> c = rgb.row(long(i));
-    svg.add("<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3.2\" fill=\"%s\" stroke=\"#0004\"/>\n", f.px(sim_p[i]), f.py(mse[i]),
-            rgb_css(c.data()).c_str());
-  }
-  return svg.done();
-}
-
-// ------------------------------------------------------------------ the intervention
-
-std::string default_name(const Settings& s) {
-  return std::string("intervene-") + kind_name(s.kind) + "-" +
-         (s.kind == Kind::Suppress || s.kind == Kind::Repel ? s.label : s.dims_text);
-}
-
-Outcome run_one(const std::string& dir, const Settings& s) {
-  Outcome o;
-  o.dir = dir;
-  const train::TrainedModel trained = train::load_trained_model(dir);
-  o.experiment = trained.label;
-  o.seed = trained.seed;
-  o.model = trained.model;
-
-  Tape<float> tape;
-  Rng unused(0, Stream::Init);
-  Autoencoder<float> model = make_model(tape, trained.model, unused);
-  const std::vector<Parameter<float>> params = model.parameters();
-  for (std::size_t p = 0; p < params.size(); ++p) params[p].tensor.value() = trained.values[p];
-  const int k = intervene::find_bottleneck(model).k;
-
-  const bool latent = s.kind == Kind::Suppress || s.kind == Kind::Repel;
-  o.power = s.score_power >= 0 ? s.score_power : latent ? 2.0 : 3.0;
-  color::Hsv reference{};
-  if (latent) {
-    // The direction comes from the preset the run was trained with (its anchor axis).
-    if (trained.experiment.empty()) throw std::runtime_error(trained.checkpoint + ": no experiment in the metadata");
-    const intervene::Concept target =
-        intervene::find_concept(train::parse_experiment(trained.experiment, trained.checkpoint), s.label, k);
-    o.direction = target.direction;
-    reference = target.hsv;
-    o.target = s.label;
-  } else {
-    bool found = false;
-    std::string known;
-    for (const auto& [name, hsv] : intervene::concept_colors()) {
-      known += (known.empty() ? "" : ", ") + name;
-      if (name == s.concept_label) reference = hsv, found = true;
-    }
-    if (!found) throw std::invalid_argument("unknown concept '" + s.concept_label + "' (known: " + known + ")");
-    intervene::check_dims(s.dims, k);  // names the run's width in the message
-    o.target = "dims " + s.dims_text;
-  }
-
-  const ColorRows colors = evaluated_colors();
-  const Matrix<float> before = intervene::reconstruct(model, tape, colors.rgb);
-  Matrix<float> after;
-  if (latent) {
-    after = intervene::reconstruct(model, tape, colors.rgb, [&](const Matrix<float>& x) {
-      return s.kind == Kind::Suppress ? intervene::suppress(x, o.direction, s.falloff)
-                                      : intervene::repel(x, o.direction, s.falloff);
-    });
-  } else {
-    // Both weight edits whenever the model can be pruned: the table reports how far apart they
-    // are (they should not be -- see examples/color/intervene.hpp). A model whose name carries no
-    // width (Ex12, Ex13) can still be ablated.
-    std::optional<Autoencoder<float>> pruned;
-    try {
-      pruned.emplace(intervene::prune(tape, model, s.dims));
-    } catch (const std::invalid_argument&) {
-      if (s.kind == Kind::Prune) throw;
-    }
-    const Matrix<float> by_pruning = pruned ? intervene::reconstruct(*pruned, tape, colors.rgb) : Matrix<float>();
-    intervene::ablate(model, s.dims);
-    const Matrix<float> by_ablation = intervene::reconstruct(model, tape, colors.rgb);
-    if (pruned) o.ablate_prune_max_diff = double((by_ablation - by_pruning).cwiseAbs().maxCoeff());
-    after = s.kind == Kind::Ablate ? by_ablation : by_pruning;
-  }
-  const std::vector<double> mse_before = intervene::per_color_mse(before, colors.rgb);
-  const std::vector<double> mse_after = intervene::per_color_mse(after, colors.rgb);
-
-  // Per color: HSV, similarity to the concept, and the score over the cube.
-  const long n = colors.rgb.rows();
-  std::vector<color::Hsv> hsv(n);
-  std::vector<double> sim(n), sim_p(n);
-  for (long i = 0; i < n; ++i) {
-    hsv[i] = color::rgb_to_hsv({colors.rgb(i, 0), colors.rgb(i, 1), colors.rgb(i, 2)});
-    sim[i] = intervene::hsv_similarity(hsv[i], reference);
-    sim_p[i] = std::pow(sim[i], o.power);
-  }
-  const int cube = colors.begin("cube"), cube_n = 512;
-  const std::vector<double> cube_x(sim_p.begin() + cube, sim_p.begin() + cube + cube_n);
-  const std::vector<double> cube_y(mse_after.begin() + cube, mse_after.begin() + cube + cube_n);
-  o.fit = intervene::linear_fit(cube_x, cube_y);
-  for (int i = cube; i < cube + cube_n; ++i) o.cube_before += mse_before[i] / cube_n, o.cube_after += mse_after[i] / cube_n;
-
-  nlohmann::ordered_json named = nlohmann::ordered_json::object();
-  for (long i = 0; i < n; ++i)
-    if (colors.set[i] == "named") {
-      const double d = mse_after[i] - mse_before[i];
-      named[colors.name[i]] = {{"mse_before", mse_before[i]}, {"mse_after", mse_after[i]}, {"dmse", d}};
-      if (colors.name[i] == "red") o.red_dmse = d;
-      if (colors.name[i] == "cyan") o.cyan_dmse = d;
-    }
-
-  // Outputs.
-  o.out_dir = !s.out.empty() ? s.out : (std::filesystem::path(dir) / (s.name.empty() ? default_name(s) : s.name)).string();
-  std::filesystem::create_directories(o.out_dir);
-  const std::string folder = o.out_dir + "/";
-  std::string what = std::string(kind_name(s.kind)) + " " + (latent ? s.label : "dims " + s.dims_text);
-  if (latent) what += " (a0 " + figure(s.falloff.a0) + ", b " + figure(s.falloff.b) + ", p " + figure(s.falloff.p) + ")";
-  o.title = trained.label + " seed " + trained.seed + ": " + what;
-
-  std::string csv = "set,name,r,g,b,h,s,v,sim,sim_pow,mse_before,mse_after,dmse,out_r,out_g,out_b\n";
-  for (long i = 0; i < n; ++i) {
-    csv += colors.set[i] + "," + colors.name[i];
-    for (double e : {double(colors.rgb(i, 0)), double(colors.rgb(i, 1)), double(colors.rgb(i, 2)), hsv[i].h, hsv[i].s,
-                     hsv[i].v, sim[i], sim_p[i], mse_before[i], mse_after[i], mse_after[i] - mse_before[i],
-                     double(after(i, 0)), double(after(i, 1)), double(after(i, 2))})
-      csv += ',', csv += figure(e, 9);
-    csv += "\n";
-  }
-  figures::write_file_atomically(folder + "colors.csv", csv);
-
-  nlohmann::ordered_json intervention = {{"kind", kind_name(s.kind)}};
-  if (latent) {
-    intervention["label"] = s.label;
-    intervention["direction"] = o.direction;
-    intervention["falloff"] = {{"a0", s.falloff.a0}, {"b", s.falloff.b}, {"p", s.falloff.p}};
-  } else {
-    intervention["dims"] = intervene::check_dims(s.dims, k);
-    intervention["ablate_prune_max_abs_diff"] = o.ablate_prune_max_diff;
-  }
-  const nlohmann::ordered_json summary = {
-      {"run", dir}, {"experiment", trained.label}, {"seed", trained.seed}, {"model", trained.model},
-      {"intervention", intervention},
-      {"score",
-       {{"concept", latent ? s.label : s.concept_label}, {"concept_hsv", {reference.h, reference.s, reference.v}},
-        {"power", o.power}, {"colors", "RGB 8^3 cube"}, {"n", o.fit.n}, {"r", o.fit.r}, {"r2", o.fit.r2},
-        {"slope", o.fit.slope}, {"intercept", o.fit.intercept}}},
-      {"red_dmse", o.red_dmse}, {"cyan_dmse", o.cyan_dmse},
-      {"cube_mse_before", o.cube_before}, {"cube_mse_after", o.cube_after},
-      {"named", named}};
-  figures::write_file_atomically(folder + "summary.json", summary.dump(2) + "\n");
-
-  const int slice = colors.begin("slice"), hue = colors.begin("hue");
-  figures::write_file_atomically(folder + "patches.svg", patches_svg(colors.rgb, after, slice, o.title + ", after"));
-  figures::write_file_atomically(folder + "patches_baseline.svg", patches_svg(colors.rgb, before, slice, o.title + ", before"));
-  figures::write_file_atomically(folder + "mse_vs_hue.svg", mse_vs_hue_svg(mse_before, mse_after, hue, o.title));
-  figures::write_file_atomically(folder + "error_vs_similarity.svg",
-                        error_vs_similarity_svg(cube_x, cube_y, colors.rgb.middleRows(cube, cube_n), o.fit, o.title,
-                                                "sim(color, " + (latent ? s.label : s.concept_label) + ")^" +
-                                                    figure(o.power)));
-  return o;
+std::string default_name(const intervene::Request& r) {
+  return std::string("intervene-") + kind_name(r.kind) + "-" + (r.edits_latents() ? r.label : r.dims_text());
 }
 
 // ------------------------------------------------------------------ many runs
@@ -438,11 +69,11 @@ std::string table_header() {
          "cube_mse_after,ablate_prune_max_abs_diff\n";
 }
 
-std::string table_row(const Outcome& o, const Settings& s) {
-  const bool latent = s.kind == Kind::Suppress || s.kind == Kind::Repel;
-  std::string row = "\"" + o.dir + "\"," + o.experiment + "," + o.seed + ",\"" + o.model + "\"," + kind_name(s.kind) + ",\"" +
+std::string table_row(const Outcome& o, const intervene::Request& r) {
+  const bool latent = r.edits_latents();
+  std::string row = "\"" + o.dir + "\"," + o.experiment + "," + o.seed + ",\"" + o.model + "\"," + kind_name(r.kind) + ",\"" +
                     o.target + "\"";
-  for (double v : {latent ? s.falloff.a0 : NAN, latent ? s.falloff.b : NAN, latent ? s.falloff.p : NAN, o.power, o.fit.r,
+  for (double v : {latent ? r.falloff.a0 : NAN, latent ? r.falloff.b : NAN, latent ? r.falloff.p : NAN, o.power, o.fit.r,
                    o.fit.r2, o.red_dmse, o.cyan_dmse, o.cube_before, o.cube_after, o.ablate_prune_max_diff})
     row += ',', row += std::isfinite(v) ? figure(v, 9) : std::string();
   return row + "\n";
@@ -463,25 +94,28 @@ Stats stats(std::vector<double> v) {
 }
 
 int intervene(const CLI::App& command, const Settings& s) {
-  if (s.kind == Kind::None)
+  const intervene::Request& r = s.request;
+  if (r.kind == Kind::None)
     throw CLI::ValidationError("no intervention given: --suppress, --repel, --ablate or --prune");
-  const bool latent = s.kind == Kind::Suppress || s.kind == Kind::Repel;
+  const bool latent = r.edits_latents();
   const bool falloff_given = command.count("--a0") || command.count("--b") || command.count("--p");
   if (!latent && falloff_given) throw CLI::ValidationError("--a0, --b and --p shape --suppress and --repel only");
   if (latent && command.count("--concept"))
-    throw CLI::ValidationError("--concept is for --ablate and --prune (--" + std::string(kind_name(s.kind)) +
+    throw CLI::ValidationError("--concept is for --ablate and --prune (--" + std::string(kind_name(r.kind)) +
                                " names its own)");
   if (!s.out.empty() && s.runs.size() > 1)
     throw CLI::ValidationError("--out takes one RUN_DIR; with several, use --name");
   try {
-    s.falloff.check();
+    r.falloff.check();
   } catch (const std::invalid_argument& e) {
     throw CLI::ValidationError(e.what());
   }
 
   std::vector<Outcome> outcomes;
   for (const std::string& dir : s.runs) {
-    outcomes.push_back(run_one(dir, s));
+    const std::string out =
+        !s.out.empty() ? s.out : (std::filesystem::path(dir) / (s.name.empty() ? default_name(r) : s.name)).string();
+    outcomes.push_back(intervene::run_intervention(dir, r, out));
     const Outcome& o = outcomes.back();
     if (!s.quiet)
       std::printf("%s: R^2 %.4f (r %+.4f, power %g), red dMSE %+.4f, cyan dMSE %+.5f, cube MSE %.3g -> %.3g%s -> %s/\n",
@@ -493,7 +127,7 @@ int intervene(const CLI::App& command, const Settings& s) {
   }
   if (!s.table.empty()) {
     std::string table = table_header();
-    for (const Outcome& o : outcomes) table += table_row(o, s);
+    for (const Outcome& o : outcomes) table += table_row(o, r);
     figures::write_file_atomically(s.table, table);
   }
   if (!s.quiet && outcomes.size() > 1) {
@@ -523,18 +157,18 @@ void add_intervene(CLI::App& program, int& exit_code) {
       {Kind::Prune, "delete those dims (a model with a narrower bottleneck)"}};
   for (const auto& [kind, help] : interventions) {
     const std::string name = std::string("--") + kind_name(kind);
-    add_converted(*command, name, [s, kind, name](const std::string& v) { choose(*s, kind, name, v); }, help)
+    add_converted(*command, name, [s, kind, name](const std::string& v) { choose(s->request, kind, name, v); }, help)
         ->type_name(kind == Kind::Suppress || kind == Kind::Repel ? "LABEL" : "DIMS");
   }
-  add_number(*command, "--a0", s->falloff.a0,
+  add_number(*command, "--a0", s->request.falloff.a0,
              "the falloff g(a) = b ((a - a0)/(1 - a0))^p for a > a0, else 0\n"
              "(suppress/repel; default a0 0)");
-  add_number(*command, "--b", s->falloff.b, "the falloff's b (default 1)");
-  add_number(*command, "--p", s->falloff.p, "the falloff's p (default 2; 0 removes the whole positive component)");
-  command->add_option("--concept", s->concept_label,
+  add_number(*command, "--b", s->request.falloff.b, "the falloff's b (default 1)");
+  add_number(*command, "--p", s->request.falloff.p, "the falloff's p (default 2; 0 removes the whole positive component)");
+  command->add_option("--concept", s->request.concept_label,
                       "the concept the score compares with, for --ablate/--prune (default red)")
       ->type_name("LABEL");
-  add_number(*command, "--score-power", s->score_power,
+  add_number(*command, "--score-power", s->request.score_power,
              "the score's power of the similarity (default 2 for suppress/repel,\n"
              "3 for ablate/prune)",
              0);

@@ -16,7 +16,6 @@
 #include <stdexcept>
 
 #include "examples/cli/cli.hpp"
-#include "examples/report/figures.hpp"
 #include "examples/color/color.hpp"
 #include "examples/report/figures.hpp"
 #include "nn/checkpoint.hpp"
@@ -112,64 +111,6 @@ std::vector<double> mean_trace(const llc::Estimate& e) {
   return mean;
 }
 
-// The LLC against nbeta (log axis), with +- one standard deviation over chains.
-std::string spectrum_svg(const std::vector<llc::Estimate>& points, const std::string& title) {
-  const double width = 640, height = 380, left = 70, right = 20, top = 34, bottom = 46;
-  const double plot_w = width - left - right, plot_h = height - top - bottom;
-  double x0 = std::log10(points.front().nbeta), x1 = std::log10(points.back().nbeta), y0 = 0, y1 = 0;
-  for (const llc::Estimate& e : points) {
-    y0 = std::min(y0, e.llc_mean - e.llc_std);
-    y1 = std::max(y1, e.llc_mean + e.llc_std);
-  }
-  x0 = std::floor(x0 * 2) / 2;
-  x1 = std::ceil(x1 * 2) / 2;
-  if (!(x1 > x0)) x1 = x0 + 1;
-  if (!(y1 > y0)) y1 = y0 + 1;
-  y1 += 0.05 * (y1 - y0);
-  auto px = [&](double nbeta) { return left + plot_w * (std::log10(nbeta) - x0) / (x1 - x0); };
-  auto py = [&](double v) { return top + plot_h * (1 - (v - y0) / (y1 - y0)); };
-  char buf[512];
-  std::string svg;
-  auto add = [&](const char* format, auto... args) {
-    std::snprintf(buf, sizeof buf, format, args...);
-    svg += buf;
-  };
-  add("<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" viewBox=\"0 0 %.0f %.0f\" "
-      "font-family=\"sans-serif\" font-size=\"11\">\n",
-      width, height, width, height);
-  svg += "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n";
-  std::string escaped;
-  for (char c : title) escaped += c == '<' ? "&lt;" : c == '>' ? "&gt;" : c == '&' ? "&amp;" : std::string(1, c);
-  svg += "<text x=\"8\" y=\"18\" font-size=\"13\">" + escaped + "</text>\n";
-  add("<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"none\" stroke=\"#999\"/>\n", left, top, plot_w,
-      plot_h);
-  for (int t = 0; t <= 5; ++t) {
-    const double v = y0 + (y1 - y0) * t / 5, y = py(v);
-    add("<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#eee\"/>\n", left, y, left + plot_w, y);
-    add("<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">%.3g</text>\n", left - 4, y + 4, v);
-  }
-  for (double e = std::ceil(x0 * 2) / 2; e <= x1 + 1e-9; e += 0.5) {
-    const double x = left + plot_w * (e - x0) / (x1 - x0);
-    add("<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#eee\"/>\n", x, top, x, top + plot_h);
-    add("<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%.3g</text>\n", x, top + plot_h + 15, std::pow(10.0, e));
-  }
-  add("<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">nbeta (log scale)</text>\n", left + plot_w / 2, height - 8);
-  add("<text x=\"14\" y=\"%.1f\" transform=\"rotate(-90 14 %.1f)\" text-anchor=\"middle\">LLC</text>\n",
-      top + plot_h / 2, top + plot_h / 2);
-  if (y0 < 0) add("<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#888\"/>\n", left, py(0), left + plot_w, py(0));
-  std::string path;
-  for (const llc::Estimate& e : points) {
-    const double x = px(e.nbeta);
-    add("<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#1f77b4\"/>\n", x, py(e.llc_mean - e.llc_std), x,
-        py(e.llc_mean + e.llc_std));
-    add("<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3\" fill=\"#1f77b4\"/>\n", x, py(e.llc_mean));
-    std::snprintf(buf, sizeof buf, "%c%.1f,%.1f", path.empty() ? 'M' : 'L', x, py(e.llc_mean));
-    path += buf;
-  }
-  svg += "<path fill=\"none\" stroke=\"#1f77b4\" stroke-width=\"1.2\" d=\"" + path + "\"/>\n</svg>\n";
-  return svg;
-}
-
 std::string traces_csv(const std::vector<llc::Estimate>& estimates) {
   std::string out = "nbeta,chain,step,phase,loss,llc,acceptance\n";
   char buf[256];
@@ -262,7 +203,8 @@ int llc(Settings s) {
       csv += buf;
     }
     figures::write_file_atomically(dir + "llc_spectrum.csv", csv);
-    figures::write_file_atomically(dir + "llc_spectrum.svg", spectrum_svg(estimates, "LLC against nbeta: " + what));
+    figures::write_file_atomically(dir + "llc_spectrum.svg",
+                                   figures::llc_spectrum_svg(estimates, "LLC against nbeta: " + what));
   }
   nlohmann::ordered_json results = nlohmann::ordered_json::array();
   for (const llc::Estimate& e : estimates) results.push_back(estimate_json(e));

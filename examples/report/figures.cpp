@@ -1,16 +1,15 @@
-// examples/report/figures.cpp -- .npy bytes, SVG figures and the HTML report, written by hand.
+// examples/report/figures.cpp -- .npy bytes, the run's SVG figures and the HTML report.
 #include "examples/report/figures.hpp"
 
-#include <cerrno>
-#include <stdexcept>
-
-#include "examples/report/svg.hpp"
-
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <limits>
+#include <stdexcept>
+
+#include "examples/report/svg.hpp"
 
 namespace sg::figures {
 namespace {
@@ -45,47 +44,38 @@ std::string npy(const float* data, const std::vector<long>& shape) {
 
 std::string latent_svg(const Matrix<float>& z, const Matrix<float>& rgb, int dim_x, int dim_y,
                        const std::string& title) {
-  const double size = 420, half = size / 2, scale = half / 1.6;  // [-1.6, 1.6] on each axis
-  std::string svg;
-  append(svg,
-         "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" "
-         "viewBox=\"0 0 %.0f %.0f\" font-family=\"sans-serif\" font-size=\"12\">\n",
-         size, size + 30, size, size + 30);
-  append(svg, "<rect width=\"100%%\" height=\"100%%\" fill=\"#f8f8f8\"/>\n");
-  svg += "<text x=\"8\" y=\"18\">" + escape(title) + "</text>\n";
-  append(svg, "<g transform=\"translate(0,30)\">\n");
-  append(svg, "<line x1=\"0\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#ccc\"/>\n", half, size, half);
-  append(svg, "<line x1=\"%.1f\" y1=\"0\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#ccc\"/>\n", half, half, size);
-  append(svg,
-         "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"%.1f\" fill=\"none\" stroke=\"#888\" "
-         "stroke-dasharray=\"5,4\"/>\n",
-         half, half, scale);
-  append(svg, "<text x=\"%.1f\" y=\"%.1f\" fill=\"#666\">dim %d</text>\n", size - 44, half - 4, dim_x);
-  append(svg, "<text x=\"%.1f\" y=\"14\" fill=\"#666\">dim %d</text>\n", half + 4, dim_y);
-  for (long i = 0; i < z.rows(); ++i) {
-    const double x = half + scale * z(i, dim_x), y = half - scale * z(i, dim_y);
-    append(svg, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"4\" fill=\"rgb(%d,%d,%d)\" stroke=\"#0003\"/>\n", x, y,
-           int(std::lround(255 * rgb(i, 0))), int(std::lround(255 * rgb(i, 1))),
-           int(std::lround(255 * rgb(i, 2))));
-  }
-  svg += "</g>\n</svg>\n";
-  return svg;
+  // [-1.6, 1.6] on each axis: the unit circle with room for latents off it.
+  const double size = 420;
+  const Plot plot{.left = 0, .top = 30, .width = size, .height = size, .x0 = -1.6, .x1 = 1.6, .y0 = -1.6, .y1 = 1.6};
+  const double cx = plot.px(0), cy = plot.py(0);
+  Svg svg(size, plot.top + size, "#f8f8f8", 12);
+  svg.heading(title, 12);
+  svg.line(0, cy, size, cy, {.stroke = "#ccc"});
+  svg.line(cx, plot.top, cx, plot.top + size, {.stroke = "#ccc"});
+  svg.circle(cx, cy, plot.px(1) - cx, {.fill = "none", .stroke = "#888", .dash = "5,4"});
+  svg.text(size - 44, cy - 4, format("dim %d", dim_x), {.fill = "#666"});
+  svg.text(cx + 4, plot.top + 14, format("dim %d", dim_y), {.fill = "#666"});
+  for (long i = 0; i < z.rows(); ++i)
+    svg.circle(plot.px(z(i, dim_x)), plot.py(z(i, dim_y)), 4,
+               {.fill = css_rgb(rgb(i, 0), rgb(i, 1), rgb(i, 2)), .stroke = "#0003"});
+  return svg.done();
 }
 
 std::string line_chart_svg(const std::vector<Series>& series, bool log_y, const std::string& title,
                            const std::vector<Marker>& markers) {
-  const double width = 720, height = 360, left = 70, right = 150, top = 30, bottom = 40;
-  const double plot_w = width - left - right, plot_h = height - top - bottom;
+  const double width = 720, height = 360;
+  // The plot's y is log10(y) on a log chart, where a non-positive y cannot be drawn.
+  auto drawn = [&](double y) { return std::isfinite(y) && (!log_y || y > 0); };
+  auto plotted = [&](double y) { return log_y ? std::log10(y) : y; };
+  Plot plot{.left = 70, .top = 30, .width = width - 70 - 150, .height = height - 30 - 40};
   double x0 = std::numeric_limits<double>::infinity(), x1 = -x0, y0 = x0, y1 = -x0;
-  auto transform = [&](double v) { return log_y ? std::log10(v) : v; };
   for (const Series& s : series)
     for (std::size_t i = 0; i < s.x.size(); ++i) {
-      if (log_y && !(s.y[i] > 0)) continue;
-      if (!std::isfinite(s.y[i])) continue;
+      if (!drawn(s.y[i])) continue;
       x0 = std::min(x0, s.x[i]);
       x1 = std::max(x1, s.x[i]);
-      y0 = std::min(y0, transform(s.y[i]));
-      y1 = std::max(y1, transform(s.y[i]));
+      y0 = std::min(y0, plotted(s.y[i]));
+      y1 = std::max(y1, plotted(s.y[i]));
     }
   if (!(x1 > x0)) x1 = x0 + 1;
   if (log_y) {
@@ -93,61 +83,43 @@ std::string line_chart_svg(const std::vector<Series>& series, bool log_y, const 
     y1 = std::ceil(y1);
   }
   if (!(y1 > y0)) y1 = y0 + 1;
-  auto px = [&](double x) { return left + plot_w * (x - x0) / (x1 - x0); };
-  auto py = [&](double y) { return top + plot_h * (1 - (transform(y) - y0) / (y1 - y0)); };
+  plot.x0 = x0, plot.x1 = x1, plot.y0 = y0, plot.y1 = y1;
 
-  std::string svg;
-  append(svg,
-         "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" "
-         "viewBox=\"0 0 %.0f %.0f\" font-family=\"sans-serif\" font-size=\"11\">\n",
-         width, height, width, height);
-  append(svg, "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n");
-  svg += "<text x=\"8\" y=\"18\" font-size=\"13\">" + escape(title) + "</text>\n";
-  append(svg, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"none\" stroke=\"#999\"/>\n",
-         left, top, plot_w, plot_h);
+  Svg svg(width, height);
+  svg.heading(title);
+  svg.frame(plot);
   // Y ticks: decades on a log axis, five steps on a linear one.
-  const int ticks = log_y ? int(y1 - y0) : 5;
-  for (int t = 0; t <= ticks; ++t) {
-    const double v = y0 + (y1 - y0) * t / ticks;
-    const double y = top + plot_h * (1 - double(t) / ticks);
-    append(svg, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#eee\"/>\n", left, y,
-           left + plot_w, y);
-    if (log_y) append(svg, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">1e%d</text>\n", left - 4, y + 4, int(v));
-    else append(svg, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">%.3g</text>\n", left - 4, y + 4, v);
-  }
+  if (log_y)
+    for (int t = 0; t <= int(y1 - y0); ++t) svg.y_tick(plot, y0 + t, format("1e%d", int(y0) + t));
+  else
+    svg.y_ticks(plot, 5);
   for (int t = 0; t <= 4; ++t) {
     const double v = x0 + (x1 - x0) * t / 4;
-    append(svg, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%.0f</text>\n", px(v), top + plot_h + 15, v);
+    svg.x_tick(plot, v, format("%.0f", v));
   }
-  append(svg, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">step</text>\n", left + plot_w / 2,
-         height - 6);
+  svg.text(plot.left + plot.width / 2, height - 6, "step", {.anchor = "middle"});
   for (const Marker& m : markers) {
     if (!(m.x >= x0 && m.x <= x1)) continue;
-    append(svg, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" stroke-dasharray=\"4,3\">",
-           px(m.x), top, px(m.x), top + plot_h, kPalette[m.color % 10]);
-    svg += "<title>" + escape(m.label) + ": step " + std::to_string(long(m.x)) + "</title></line>\n";
+    const std::string tooltip = m.label + ": step " + std::to_string(long(m.x));
+    svg.line(plot.px(m.x), plot.top, plot.px(m.x), plot.top + plot.height,
+             {.stroke = kPalette[m.color % 10], .dash = "4,3", .tooltip = tooltip});
   }
   for (std::size_t k = 0; k < series.size(); ++k) {
     const Series& s = series[k];
-    const char* color = kPalette[k % 10];
-    std::string path;
-    bool pen_down = false;
-    for (std::size_t i = 0; i < s.x.size(); ++i) {
-      if ((log_y && !(s.y[i] > 0)) || !std::isfinite(s.y[i])) {
-        pen_down = false;
-        continue;
+    const std::string color = kPalette[k % 10];
+    // A point that cannot be drawn breaks the line.
+    std::vector<Point> line;
+    for (std::size_t i = 0; i <= s.x.size(); ++i) {
+      if (i < s.x.size() && drawn(s.y[i])) {
+        line.push_back({plot.px(s.x[i]), plot.py(plotted(s.y[i]))});
+      } else if (!line.empty()) {
+        svg.polyline(line, {.stroke = color, .stroke_width = 1.2});
+        line.clear();
       }
-      append(path, "%c%.1f,%.1f", pen_down ? 'L' : 'M', px(s.x[i]), py(s.y[i]));
-      pen_down = true;
     }
-    svg += "<path fill=\"none\" stroke-width=\"1.2\" stroke=\"" + std::string(color) + "\" d=\"" + path + "\"/>\n";
-    append(svg, "<rect x=\"%.1f\" y=\"%.1f\" width=\"10\" height=\"10\" fill=\"%s\"/>\n", left + plot_w + 10,
-           top + 16.0 * double(k), color);
-    append(svg, "<text x=\"%.1f\" y=\"%.1f\">", left + plot_w + 24, top + 16.0 * double(k) + 9);
-    svg += escape(s.name) + "</text>\n";
+    svg.legend(plot, int(k), s.name, color);
   }
-  svg += "</svg>\n";
-  return svg;
+  return svg.done();
 }
 
 std::string report_html(const std::string& title, const std::string& data_json) {

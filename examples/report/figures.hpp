@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "autodiff/tensor.hpp"
+#include "nn/llc.hpp"
 #include "schedule/dopesheet.hpp"
 
 namespace sg::figures {
@@ -47,6 +48,10 @@ std::string report_html(const std::string& title, const std::string& data_json);
 // Every property of a dopesheet over the whole schedule, one panel each (a log axis for
 // log-space ones), phase instances as bands, actions as markers.
 std::string schedule_svg(const schedule::Dopesheet& sheet);
+
+// The LLC against nbeta (a log axis) with +- one standard deviation over chains, one point per
+// estimate, in increasing nbeta.
+std::string llc_spectrum_svg(const std::vector<llc::Estimate>& points, const std::string& title);
 
 // Writes `path + ".tmp"` then renames it over `path`, so a reader never sees half a file.
 // Throws std::runtime_error naming the path.

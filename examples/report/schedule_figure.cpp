@@ -49,31 +49,25 @@ std::string schedule_svg(const Dopesheet& sheet) {
     }
   }
 
-  std::string svg;
-  append(svg,
-         "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" viewBox=\"0 0 %.0f %.0f\" "
-         "font-family=\"sans-serif\" font-size=\"11\">\n<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n",
-         kWidth, height, kWidth, height);
-  svg += "<title>" + escape(sheet.source) + "</title>\n";
+  Svg svg(kWidth, height);
+  svg.title(sheet.source);
 
   for (std::size_t i = 0; i < sheet.phases.size(); ++i) {
     const auto& phase = sheet.phases[i];
     const double x0 = x_of(phase.start), x1 = x_of(phase.end + 1.0);
-    append(svg, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"%s\">", x0, kTop - 40, x1 - x0,
-           panels_bottom - kTop + 40, i % 2 ? "#fbf3e6" : "#e9f0fa");
-    append(svg, "<title>%s (steps %d-%d)</title></rect>\n", escape(phase.name).c_str(), phase.start, phase.end);
+    svg.rect(x0, kTop - 40, x1 - x0, panels_bottom - kTop + 40,
+             {.fill = i % 2 ? "#fbf3e6" : "#e9f0fa",
+              .tooltip = format("%s (steps %d-%d)", phase.name.c_str(), phase.start, phase.end)});
     if (x1 - x0 > 6.0 * phase.name.size())  // roughly the width of the label at 11px
-      append(svg, "<text x=\"%.1f\" y=\"%.1f\" fill=\"#334\">%s</text>\n", x0 + 4, kTop - 28,
-             escape(phase.name).c_str());
+      svg.text(x0 + 4, kTop - 28, phase.name, {.fill = "#334"});
   }
   for (const auto& action : sheet.actions) {
     std::string names;
     for (const auto& e : action.events) names += (names.empty() ? "" : ", ") + e;
     const double x = x_of(action.step);
-    append(svg, "<g stroke=\"#b03030\"><line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" "
-           "stroke-dasharray=\"4 3\"/>", x, kTop - 18, x, panels_bottom);
-    append(svg, "<title>%s at step %d</title></g>\n", escape(names).c_str(), action.step);
-    append(svg, "<text x=\"%.1f\" y=\"%.1f\" fill=\"#b03030\">%s</text>\n", x + 3, kTop - 10, escape(names).c_str());
+    svg.line(x, kTop - 18, x, panels_bottom,
+             {.stroke = "#b03030", .dash = "4 3", .tooltip = names + " at step " + std::to_string(action.step)});
+    svg.text(x + 3, kTop - 10, names, {.fill = "#b03030"});
   }
 
   for (std::size_t p = 0; p < n; ++p) {
@@ -84,22 +78,18 @@ std::string schedule_svg(const Dopesheet& sheet) {
       return span > 0 ? bottom - 4 - (v - lo[p]) / span * (kPanel - 8) : (top + bottom) / 2;
     };
     auto shown = [&](double v) { return property.space == Space::log ? std::pow(10.0, v) : v; };
-    append(svg, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"none\" stroke=\"#999\"/>\n", kLeft,
-           top, plot_width, kPanel);
-    append(svg, "<text x=\"8\" y=\"%.1f\" font-size=\"12\" font-weight=\"bold\">%s</text>\n", top + kPanel / 2,
-           escape(property.name).c_str());
-    append(svg, "<text x=\"8\" y=\"%.1f\" fill=\"#666\">%s, %s</text>\n", top + kPanel / 2 + 14,
-           schedule::to_string(property.space), schedule::to_string(property.timing));
-    append(svg, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\" fill=\"#444\">%.3g</text>\n", kLeft - 6, top + 10,
-           shown(hi[p]));
+    svg.rect(kLeft, top, plot_width, kPanel, {.fill = "none", .stroke = "#999"});
+    svg.text(8, top + kPanel / 2, property.name, {.font_size = 12, .bold = true});
+    svg.text(8, top + kPanel / 2 + 14,
+             format("%s, %s", schedule::to_string(property.space), schedule::to_string(property.timing)),
+             {.fill = "#666"});
+    svg.text(kLeft - 6, top + 10, format("%.3g", shown(hi[p])), {.fill = "#444", .anchor = "end"});
     if (span > 0)
-      append(svg, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\" fill=\"#444\">%.3g</text>\n", kLeft - 6,
-             bottom - 2, shown(lo[p]));
+      svg.text(kLeft - 6, bottom - 2, format("%.3g", shown(lo[p])), {.fill = "#444", .anchor = "end"});
     if (property.space == Space::log)  // decade grid lines make a log axis readable
       for (double decade = std::ceil(lo[p]); decade <= hi[p] && span > 0; ++decade)
-        append(svg, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#ddd\"/>\n", kLeft, y_of(decade),
-               kLeft + plot_width, y_of(decade));
-    svg += "<polyline fill=\"none\" stroke=\"#1f5fa8\" stroke-width=\"1.5\" points=\"";
+        svg.line(kLeft, y_of(decade), kLeft + plot_width, y_of(decade), {.stroke = "#ddd"});
+    std::vector<Point> stairs;
     int previous_step = -1;
     double previous_y = 0.0;
     for (const Bucket& b : buckets[p]) {
@@ -109,12 +99,13 @@ std::string schedule_svg(const Dopesheet& sheet) {
       std::sort(corners, corners + 4);
       for (const auto& [step, y] : corners) {
         if (step == previous_step) continue;
-        if (previous_step >= 0) append(svg, "%.1f,%.1f ", x_of(step), y_of(previous_y));
-        append(svg, "%.1f,%.1f ", x_of(step), y_of(y));
+        if (previous_step >= 0) stairs.push_back({x_of(step), y_of(previous_y)});
+        stairs.push_back({x_of(step), y_of(y)});
         previous_step = step, previous_y = y;
       }
     }
-    append(svg, "%.1f,%.1f\"/>\n", x_of(sheet.length), y_of(previous_y));
+    stairs.push_back({x_of(sheet.length), y_of(previous_y)});
+    svg.polyline(stairs, {.stroke = "#1f5fa8", .stroke_width = 1.5});
   }
 
   // Step axis at 1, 2 or 5 times a power of ten, about eight ticks.
@@ -122,13 +113,11 @@ std::string schedule_svg(const Dopesheet& sheet) {
   const double interval = raw <= magnitude ? magnitude : raw <= 2 * magnitude ? 2 * magnitude
                         : raw <= 5 * magnitude ? 5 * magnitude : 10 * magnitude;
   for (double s = 0; s <= std::max(last, 0); s += interval) {
-    append(svg, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#999\"/>", x_of(s), panels_bottom,
-           x_of(s), panels_bottom + 5);
-    append(svg, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%.0f</text>\n", x_of(s), panels_bottom + 17, s);
+    svg.line(x_of(s), panels_bottom, x_of(s), panels_bottom + 5, {.stroke = "#999"});
+    svg.text(x_of(s), panels_bottom + 17, format("%.0f", s), {.anchor = "middle"});
   }
-  append(svg, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" fill=\"#444\">step</text>\n</svg>\n",
-         kLeft + plot_width / 2, panels_bottom + 33);
-  return svg;
+  svg.text(kLeft + plot_width / 2, panels_bottom + 33, "step", {.fill = "#444", .anchor = "middle"});
+  return svg.done();
 }
 
 }  // namespace sg::figures
