@@ -6,7 +6,6 @@
 #include <algorithm>
 #include <cerrno>
 #include <cmath>
-#include <cstdarg>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -19,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "examples/report/svg.hpp"
 #include "examples/cli/cli.hpp"
 #include "examples/report/figures.hpp"
 #include "examples/report/figures.hpp"
@@ -27,6 +27,8 @@
 
 namespace sg::cli {
 namespace {
+
+using figures::append;
 
 // The columns of a run's metrics.csv, by name.
 struct Curves {
@@ -60,14 +62,6 @@ Curves read_curves(const std::string& path) {
   return c;
 }
 
-void append(std::string& out, const char* format, ...) {
-  char buffer[512];
-  va_list args;
-  va_start(args, format);
-  std::vsnprintf(buffer, sizeof buffer, format, args);
-  va_end(args);
-  out += buffer;
-}
 
 std::string number(double v) {
   if (!std::isfinite(v)) return "-";

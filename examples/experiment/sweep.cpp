@@ -4,16 +4,19 @@
 #include <algorithm>
 #include <cerrno>
 #include <cmath>
-#include <cstdarg>
 #include <cstdio>
 #include <cstdlib>
 #include <map>
 #include <set>
 #include <stdexcept>
 
+#include "examples/report/svg.hpp"
+
 namespace sg::sweep {
 
 namespace {
+
+using figures::append;
 
 std::vector<std::string> split(const std::string& text, char sep) {
   std::vector<std::string> parts;
@@ -44,14 +47,6 @@ unsigned long long parse_unsigned(const std::string& text, const std::string& wh
   return v;
 }
 
-void append(std::string& out, const char* format, ...) {
-  char buffer[64];
-  va_list args;
-  va_start(args, format);
-  std::vsnprintf(buffer, sizeof buffer, format, args);
-  va_end(args);
-  out += buffer;
-}
 
 // A number as %.9g (enough to read a float back), or an empty cell for NaN.
 void number(std::string& out, double v) {
