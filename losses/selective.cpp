@@ -2,6 +2,7 @@
 #include "losses/selective.hpp"
 
 #include <algorithm>
+#include <array>
 #include <stdexcept>
 
 namespace sg::loss {
@@ -19,7 +20,13 @@ void check_column(const char* what, Tensor<T> t, int batch) {
 template <class T>
 Tensor<T> selection_weights(Tape<T>& tape, const Affinities& affinities, const Labels& labels, int batch,
                             const double* scale) {
-  // Validate every name before writing anything, so that the error names the first bad one.
+  // Validate every name before writing anything, so that the error names the first bad one;
+  // each label's values are looked up once, not once per sample.
+  if (affinities.size() > kMaxAffinities)
+    throw std::invalid_argument("selective weighting: " + std::to_string(affinities.size()) + " affinities (at most " +
+                                std::to_string(kMaxAffinities) + ")");
+  std::array<std::pair<const double*, double>, kMaxAffinities> terms;
+  std::size_t n = 0;
   for (const auto& [name, strength] : affinities) {
     const auto it = labels.find(name);
     if (it == labels.end())
@@ -28,11 +35,12 @@ Tensor<T> selection_weights(Tape<T>& tape, const Affinities& affinities, const L
       throw std::invalid_argument("selective weighting: label '" + name + "' has " +
                                   std::to_string(it->second.size()) + " values for a batch of " +
                                   std::to_string(batch));
+    terms[n++] = {it->second.data(), strength};
   }
   Tensor<T> alpha = tape.tensor(batch, 1);
   for (int i = 0; i < batch; ++i) {
-    double a = affinities.empty() ? 1.0 : 0.0;  // summed in double, labels in name order
-    for (const auto& [name, strength] : affinities) a += labels.find(name)->second[i] * strength;
+    double a = n == 0 ? 1.0 : 0.0;  // summed in double, labels in name order
+    for (std::size_t k = 0; k < n; ++k) a += terms[k].first[i] * terms[k].second;
     a = std::clamp(a, 0.0, 1.0);
     if (scale) a *= scale[i];
     alpha.data()[i] = T(a);

@@ -30,11 +30,14 @@ using Affinities = std::map<std::string, double, std::less<>>;
 
 // The added epsilon of the weighted mean's denominator.
 inline constexpr double kSelectiveEps = 1e-8;
+// The most affinities one term may have (so that weighting a batch never allocates).
+inline constexpr std::size_t kMaxAffinities = 32;
 
 // alpha as a (B,1) constant on `tape`; empty affinities select every sample (alpha_i = 1). With
 // `scale` (B values, e.g. a curriculum's per-sample focus), alpha_i is multiplied by scale_i
 // (in double, before rounding to T). Throws std::invalid_argument when an affinity names a
-// label missing from `labels`, or when a label's length is not `batch`.
+// label missing from `labels`, when a label's length is not `batch`, or for more than
+// kMaxAffinities affinities.
 template <class T>
 Tensor<T> selection_weights(Tape<T>& tape, const Affinities& affinities, const Labels& labels, int batch,
                             const double* scale = nullptr);

@@ -102,6 +102,8 @@ Regularizer read_regularizer(Object& o, const std::string& name, int k, const st
   r.kind = TermKind(o.choice("term", std::nullopt, kTerms));
   r.enabled = o.boolean("enabled", true);
   Object a = o.child("affinities");
+  if (a.keys().size() > loss::kMaxAffinities)
+    a.fail(a.path(), "at most " + std::to_string(loss::kMaxAffinities) + " affinities, got " + std::to_string(a.keys().size()));
   for (const std::string& label : a.keys()) {
     if (std::none_of(labels.begin(), labels.end(), [&](const color::LabelRule& l) { return l.name == label; })) {
       std::vector<std::string> known;

@@ -138,6 +138,7 @@ class Run {
   int batch_rows_ = 0;                 // this step's batch size
   std::vector<int> index_;             // the cells of this step's batch
   loss::Labels labels_;                // per rule, 0 or 1 per sample of this step's batch
+  std::vector<std::vector<double>*> label_column_;  // labels_ of each rule, in rule order
   std::vector<double> focus_of_sample_;  // a focused source's focus of each sample
   std::vector<int> label_count_;
   double recon_value_ = 0, total_value_ = 0;

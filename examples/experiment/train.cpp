@@ -75,7 +75,10 @@ Run::Run(const Options& o)
     if (s.full_batch()) largest = std::max(largest, s.spec->set.size());
   index_.resize(largest);
   focus_of_sample_.resize(largest);
-  for (const color::LabelRule& rule : rules_) labels_[rule.name].reserve(largest);
+  for (const color::LabelRule& rule : rules_) {
+    label_column_.push_back(&labels_[rule.name]);  // map nodes stay put: bound once
+    label_column_.back()->reserve(largest);
+  }
   label_count_.resize(rules_.size());
   curve_reg_.resize(regs_.size());
   curve_sched_.resize(sheet_.properties.size());
@@ -165,12 +168,12 @@ void Run::update_focus(Source& s) {
 void Run::draw_batch(const Source& s) {
   batch_rows_ = s.full_batch() ? s.spec->set.size() : batch_;
   std::fill(label_count_.begin(), label_count_.end(), 0);
-  for (const color::LabelRule& rule : rules_) labels_[rule.name].resize(batch_rows_);
+  for (std::vector<double>* column : label_column_) column->resize(batch_rows_);
   for (int i = 0; i < batch_rows_; ++i) {
     index_[i] = s.full_batch() ? i : s.sampler->draw(sampler_rng_);
     for (std::size_t r = 0; r < rules_.size(); ++r) {
       const bool on = label_rng_.uniform() < s.label_probability[r][index_[i]];
-      labels_[rules_[r].name][i] = on;
+      (*label_column_[r])[i] = on;
       label_count_[r] += on;
     }
     if (s.focused()) focus_of_sample_[i] = s.focus[index_[i]];
