@@ -1,4 +1,4 @@
-// examples/experiment/intervention.hpp -- one intervention on a trained run (SPEC.md section 10),
+// examples/experiment/intervention.hpp -- one intervention on a trained run (docs/findings.md, milestone 2),
 // measured and scored, its outputs written to a folder: the work of `spheregrad intervene` per run.
 //
 // It lives here, above color/ (the edits and the score, examples/color/intervene.hpp), because it

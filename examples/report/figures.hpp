@@ -3,7 +3,7 @@
 //
 // Contract: every function returns the file's contents as a string (the caller writes it
 // atomically); nothing here touches the network or needs a library beyond the standard one.
-// Latent plots follow SPEC.md's convention: dim 1 horizontal, dim 0 vertical, red on top; each
+// Latent plots follow the research's convention: dim 1 horizontal, dim 0 vertical, red on top; each
 // dot is filled with its true color, the unit circle is dashed.
 #pragma once
 
