@@ -10,8 +10,12 @@
 // - Loading checks that every parameter is present with its shape and dtype, and that the file
 //   holds no parameter the model lacks; any mismatch is a SafeTensorsError naming the tensor.
 // - The file layer (nn/safetensors.hpp) validates the bytes and writes atomically.
+// - seal() stores a checksum of every tensor and every other metadata entry under
+//   "checksum"; check_seal() recomputes it on load, so a changed byte anywhere -- weights,
+//   moments, random streams, run state, metadata -- is an error, not a silently different run.
 #pragma once
 
+#include <cstdio>
 #include <set>
 #include <string>
 #include <type_traits>
@@ -21,6 +25,19 @@
 #include "nn/safetensors.hpp"
 
 namespace sg {
+
+inline std::string seal_text(const SafeTensors& st) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "fnv1a64:%016llx", (unsigned long long)st.digest("checksum"));
+  return buf;
+}
+inline void seal(SafeTensors& st) { st.metadata["checksum"] = seal_text(st); }
+inline void check_seal(const SafeTensors& st) {
+  const auto it = st.metadata.find("checksum");
+  if (it == st.metadata.end()) throw SafeTensorsError(st.source() + ": no checksum (not a sealed checkpoint)");
+  if (it->second != seal_text(st))
+    throw SafeTensorsError(st.source() + ": checksum mismatch: the file was changed or damaged after it was written");
+}
 
 namespace detail {
 

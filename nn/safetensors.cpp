@@ -221,6 +221,24 @@ std::vector<std::string> SafeTensors::names() const {
   return out;
 }
 
+std::uint64_t SafeTensors::digest(const std::string& skip) const {
+  std::uint64_t h = 14695981039346656037ull;
+  const auto add = [&h](const void* p, std::size_t n) {
+    const auto* b = static_cast<const unsigned char*>(p);
+    for (std::size_t i = 0; i < n; ++i) h = (h ^ b[i]) * 1099511628211ull;
+  };
+  const auto add_text = [&add](const std::string& s) { add(s.c_str(), s.size() + 1); };  // with its terminator
+  for (const auto& [name, t] : entries_) {
+    add_text(name);
+    add_text(t.dtype);
+    for (std::int64_t d : t.shape) add(&d, sizeof d);
+    add(t.bytes.data(), t.bytes.size());
+  }
+  for (const auto& [key, value] : metadata)
+    if (key != skip) add_text(key), add_text(value);
+  return h;
+}
+
 // ------------------------------------------------------------------ writing
 
 std::vector<std::uint8_t> SafeTensors::serialize() const {

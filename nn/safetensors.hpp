@@ -79,6 +79,9 @@ class SafeTensors {
   bool contains(const std::string& name) const;
   const RawTensor& at(const std::string& name) const;  // throws, listing the names present
   std::vector<std::string> names() const;
+  // 64-bit FNV-1a over every tensor (name, dtype, shape, bytes, in order) and every metadata
+  // entry except `skip`: a checksum that finds a changed byte, not a cryptographic hash.
+  std::uint64_t digest(const std::string& skip) const;
   std::size_t size() const { return entries_.size(); }
   // The file this collection was loaded from (or the parse() source name); prefixes every error.
   const std::string& source() const { return source_; }

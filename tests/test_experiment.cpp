@@ -179,6 +179,12 @@ TEST_CASE("experiments: malformed files are refused with the JSON path of what i
                    "dopesheet: expected a file name or a list of CSV lines, got 3"});
   cases.push_back({"a malformed dopesheet cell", with([](auto& j) { j["dopesheet"][2] = "+10,,,0.0x1,,,,,"; }),
                    "dopesheet:3:"});
+  cases.push_back({"a negative learning rate", with([](auto& j) { j["dopesheet"][2] = "+10,,,-0.01,,,,,"; }),
+                   "dopesheet: column 'lr' has the value -0.01 at step 10 (weights and lr are >= 0)"});
+  cases.push_back({"a negative weight", with([](auto& j) { j["dopesheet"][3] = "500,,,,-0.02,,,,"; }),
+                   "dopesheet: column 'reg-separate' has the value -0.02 at step 500 (weights and lr are >= 0)"});
+  cases.push_back({"an unknown action", with([](auto& j) { j["dopesheet"][3] = "500,,anchr,,0.02,,,,"; }),
+                   "dopesheet: unknown ACTION 'anchr' at step 500 (a run knows: anchor)"});
   cases.push_back({"a batch of 1", with([](auto& j) { j["batch"] = 1; }), "batch: expected an integer in [2, 65536], got 1"});
   cases.push_back({"a negative seed", with([](auto& j) { j["seed"] = -1; }), "seed: expected an integer >= 0, got -1"});
   cases.push_back({"zero steps", with([](auto& j) { j["steps"] = 0; }), "steps: expected an integer in [1, 100000000], got 0"});

@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <sstream>
 #include <string>
 
@@ -170,5 +171,52 @@ TEST_CASE("train: a run killed with SIGKILL and resumed ends bit-identical to an
   CHECK(run_error(train::resume_options((dir / "whole").string())).find("already complete") != std::string::npos);
   o.overwrite = false;
   CHECK(run_error(o).find("already holds a run") != std::string::npos);
+  fs::remove_all(dir);
+}
+
+#include "nn/checkpoint.hpp"
+
+TEST_CASE("train: a checkpoint is verified before a run resumes from it") {
+  const fs::path dir = test::temp_dir("test");
+  const train::Options o = short_run(dir / "run", 1, 300, 64);
+  train::run(o);
+  // Make the finished folder look interrupted at step 200: its metrics rows so far under the
+  // temporary name, and a mid-run checkpoint that counts them (sealed, as the loop writes it).
+  const std::string csv = test::read_file(dir / "run" / "metrics.csv");
+  std::size_t end_of_199 = 0;
+  for (int rows = 0; rows < 201; ++rows) end_of_199 = csv.find('\n', end_of_199) + 1;  // header + 200 rows
+  const SafeTensors final_checkpoint = SafeTensors::load((dir / "run" / "checkpoint.safetensors").string());
+  auto interrupted = [&](const std::map<std::string, std::string>& metadata, bool reseal) {
+    fs::remove(dir / "run" / "metrics.csv");
+    std::ofstream(dir / "run" / "metrics.csv.tmp", std::ios::binary) << csv;
+    SafeTensors st = final_checkpoint;
+    st.metadata["step"] = "200";
+    st.metadata["metrics_bytes"] = std::to_string(end_of_199);
+    for (const auto& [key, value] : metadata) st.metadata[key] = value;
+    if (reseal) seal(st);
+    st.save((dir / "run" / "checkpoint.safetensors").string());
+    train::Options r = train::resume_options((dir / "run").string());
+    r.quiet = true;
+    return run_error(r);
+  };
+  CHECK(interrupted({}, true) == "no error");  // the control: a consistent checkpoint resumes
+  // A changed byte anywhere -- here one metadata value -- breaks the checksum.
+  std::string error;
+  try {
+    interrupted({{"seed", "9"}}, false);
+  } catch (const std::exception& e) {
+    error = e.what();
+  }
+  CHECK(error.find("checksum mismatch") != std::string::npos);
+  // Sealed but inconsistent: a step outside the run, a metrics length that is not a row's end
+  // or longer than the file, a count that is no number.
+  CHECK(interrupted({{"step", "7000"}}, true).find("step 7000 is not inside the run (1 .. 299)") != std::string::npos);
+  CHECK(interrupted({{"step", "-1"}}, true).find("step is not a count: '-1'") != std::string::npos);
+  CHECK(interrupted({{"metrics_bytes", std::to_string(end_of_199 - 3)}}, true).find("not at a row's end") !=
+        std::string::npos);
+  CHECK(interrupted({{"metrics_bytes", "999999999"}}, true).find("does not hold the 999999999 bytes") != std::string::npos);
+  // A checkpoint resumes only the experiment that wrote it.
+  std::ofstream(dir / "run" / "experiment.json") << train::to_text(train::load_experiment("ex-1.3").resolved);
+  CHECK(interrupted({}, true).find("its experiment is not the one in") != std::string::npos);
   fs::remove_all(dir);
 }

@@ -186,6 +186,20 @@ void check_names(const Experiment& e, const schedule::Dopesheet& sheet, const st
     if (c < 0) fail("regularizers." + r.name + ": the dopesheet has no column '" + r.name + "' to weight it (a missing weight is an error, never a default)");
     used[c] = true;
   }
+  // Weights and the learning rate are never negative, a focus fraction is in [0, 1]; the one
+  // action a run knows is `anchor` (the drift anchor's capture).
+  for (const schedule::Property& p : sheet.properties) {
+    const bool fraction = p.name.rfind("data-", 0) == 0;
+    for (const schedule::Keyframe& k : p.keyframes)
+      if (k.value < 0 || (fraction && k.value > 1))
+        fail("dopesheet: column '" + p.name + "' has the value " + shown(Json(k.value)) + " at step " +
+             std::to_string(k.step) + (fraction ? " (a fraction in [0, 1])" : " (weights and lr are >= 0)"));
+  }
+  for (const schedule::StepEvents& a : sheet.actions)
+    for (const std::string& event : a.events)
+      if (event != "anchor")
+        fail("dopesheet: unknown ACTION '" + event.substr(0, 40) + "' at step " + std::to_string(a.step) +
+             " (a run knows: anchor)");
   for (std::size_t c = 0; c < used.size(); ++c)
     if (!used[c])
       fail("dopesheet: column '" + sheet.properties[c].name + "' weights nothing (no regularizer of that name, and not a setting: " +

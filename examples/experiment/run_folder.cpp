@@ -16,6 +16,19 @@
 
 namespace sg::train {
 
+namespace {
+
+// A whole non-negative decimal number from a checkpoint's metadata.
+long long parse_count(const std::string& text, const std::string& what) {
+  char* end = nullptr;
+  errno = 0;
+  const long long v = std::strtoll(text.c_str(), &end, 10);
+  if (text.empty() || errno || *end || v < 0) throw std::runtime_error(what + " is not a count: '" + text.substr(0, 40) + "'");
+  return v;
+}
+
+}  // namespace
+
 nlohmann::json series_json(const std::vector<figures::Series>& series) {
   nlohmann::json out = {{"steps", series.empty() ? std::vector<double>() : series[0].x},
                         {"series", nlohmann::json::array()}};
@@ -102,6 +115,7 @@ void Run::checkpoint(int completed) {
   SafeTensors st;
   save_state(st, completed);
   st.metadata["metrics_bytes"] = std::to_string(std::ftell(metrics_));
+  seal(st);
   st.save(out_dir_ + "/checkpoint.safetensors");
 }
 
@@ -109,9 +123,20 @@ void Run::checkpoint(int completed) {
 int Run::restore() {
   const std::string path = out_dir_ + "/checkpoint.safetensors";
   const SafeTensors st = SafeTensors::load(path);
+  check_seal(st);
   if (!st.metadata.count("metrics_bytes"))
     throw std::runtime_error(path + ": the run is already complete (its checkpoint is the final one)");
-  const int completed = std::stoi(st.metadata.at("step"));
+  // The checkpoint must be this run's, at a step inside it, with a metrics length that ends a
+  // row of the metrics file beside it (a resumed run appends to exactly those rows).
+  const std::string folder_experiment = out_dir_ + "/experiment.json";
+  if (!std::filesystem::exists(folder_experiment) ||
+      load_experiment(folder_experiment).resolved != exp_.resolved)
+    throw std::runtime_error(path + ": its experiment is not the one in " + folder_experiment +
+                             " (a checkpoint resumes only the run that wrote it)");
+  const long long completed = parse_count(st.metadata.at("step"), path + ": step");
+  if (completed < 1 || completed >= steps_)
+    throw std::runtime_error(path + ": step " + std::to_string(completed) + " is not inside the run (1 .. " +
+                             std::to_string(steps_ - 1) + ")");
   load_parameters(st, params_);
   load_optimizer(st, adam_);
   std::array<std::uint64_t, 4> state{};
@@ -140,14 +165,23 @@ int Run::restore() {
   // The metrics written so far, cut back to the checkpoint's rows (a killed run may have
   // written more), then appended to.
   metrics_tmp_ = out_dir_ + "/metrics.csv.tmp";
-  const long bytes = std::stol(st.metadata.at("metrics_bytes"));
-  if (truncate(metrics_tmp_.c_str(), bytes) != 0)
+  const long long bytes = parse_count(st.metadata.at("metrics_bytes"), path + ": metrics_bytes");
+  {
+    std::ifstream metrics(metrics_tmp_, std::ios::binary);
+    std::error_code ec;
+    const auto size = std::filesystem::file_size(metrics_tmp_, ec);
+    char last = 0;
+    if (!metrics || ec || bytes < 1 || std::uintmax_t(bytes) > size || !metrics.seekg(bytes - 1).get(last) || last != '\n')
+      throw std::runtime_error("cannot resume: " + metrics_tmp_ + " does not hold the " + std::to_string(bytes) +
+                               " bytes of rows the checkpoint counts (missing, shorter, or not at a row's end)");
+  }
+  if (truncate(metrics_tmp_.c_str(), off_t(bytes)) != 0)
     throw std::runtime_error("cannot resume: " + metrics_tmp_ + ": " + std::strerror(errno));
   metrics_ = std::fopen(metrics_tmp_.c_str(), "ab");
   if (!metrics_) throw std::runtime_error("cannot write " + metrics_tmp_ + ": " + std::strerror(errno));
   // The schedule is a pure function of the step: replaying it reproduces every transition.
   for (int s = 0; s < completed; ++s) timeline_.step();
-  return completed;
+  return int(completed);
 }
 
 void Run::write_outputs(const Result& result) {
@@ -165,6 +199,7 @@ void Run::write_outputs(const Result& result) {
 
   SafeTensors st;
   save_state(st, steps_);
+  seal(st);
   st.save(dir + "checkpoint.safetensors");
 
   const color::FinalMetrics& m = result.metrics;
@@ -247,11 +282,13 @@ Options resume_options(const std::string& dir) {
   const std::string path = dir + "/checkpoint.safetensors";
   if (!std::filesystem::exists(path)) throw std::runtime_error("cannot resume: " + path + " does not exist");
   const SafeTensors st = SafeTensors::load(path);
+  check_seal(st);
   if (!st.metadata.count("experiment.json") || !st.metadata.count("checkpoint_every"))
     throw std::runtime_error(path + ": not a spheregrad training checkpoint (no experiment in its metadata)");
   Options o;
   o.experiment = parse_experiment(st.metadata.at("experiment.json"), path + " (its experiment)");
-  o.checkpoint_every = std::stoi(st.metadata.at("checkpoint_every"));
+  o.checkpoint_every = int(std::min<long long>(parse_count(st.metadata.at("checkpoint_every"), path + ": checkpoint_every"),
+                                                1000000000));
   o.out = dir;
   o.resume = true;
   return o;

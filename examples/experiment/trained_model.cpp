@@ -17,6 +17,7 @@ TrainedModel load_trained_model(const std::string& path) {
     throw std::runtime_error(fs::is_directory(path) ? "run folder " + path + " has no checkpoint.safetensors"
                                                     : "no such run folder or checkpoint: " + path);
   const SafeTensors st = SafeTensors::load(t.checkpoint);
+  check_seal(st);
   auto meta = [&](const char* key) {
     const auto it = st.metadata.find(key);
     return it == st.metadata.end() ? std::string() : it->second;
