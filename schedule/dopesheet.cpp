@@ -25,14 +25,18 @@ namespace {
   throw DopesheetError(source + ":" + std::to_string(line) + ":" + std::to_string(column) + ": " + what);
 }
 
+// At most 60 characters of the text: a malformed megabyte is quoted by its start.
 std::string quoted(std::string_view text) {
+  constexpr std::size_t kShown = 60;
+  const bool cut = text.size() > kShown;
+  if (cut) text = text.substr(0, kShown);
   std::string out = "\"";
   for (char ch : text) {
     if (ch == '\n') out += "\\n";
     else if (ch == '"') out += "\\\"";
     else out += ch;
   }
-  return out + "\"";
+  return out + (cut ? "...\"" : "\"");
 }
 
 bool is_blank(char ch) { return ch == ' ' || ch == '\t'; }
@@ -389,7 +393,13 @@ Dopesheet load_dopesheet(const std::string& path) {
   if (!file) throw DopesheetError(path + ": cannot open the file (" + std::strerror(errno) + ")");
   std::string text;
   char buffer[1 << 16];
-  for (std::size_t got; (got = std::fread(buffer, 1, sizeof buffer, file)) > 0;) text.append(buffer, got);
+  for (std::size_t got; (got = std::fread(buffer, 1, sizeof buffer, file)) > 0;) {
+    text.append(buffer, got);
+    if (text.size() > kMaxFileBytes) {  // /dev/urandom, or a wrong file: never read without end
+      std::fclose(file);
+      throw DopesheetError(path + ": larger than " + std::to_string(kMaxFileBytes >> 20) + " MiB, not a dopesheet");
+    }
+  }
   const bool failed = std::ferror(file);
   std::fclose(file);
   if (failed) throw DopesheetError(path + ": cannot read the file");

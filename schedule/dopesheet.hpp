@@ -58,6 +58,8 @@ struct Dopesheet {
 
 // Resolved STEPs are capped so that length and step arithmetic fit in an int.
 inline constexpr int kMaxStep = 1'000'000'000;
+// load_dopesheet reads at most this many bytes (the experiments' files are about 1 KB).
+inline constexpr std::size_t kMaxFileBytes = std::size_t(16) << 20;
 
 Dopesheet parse_dopesheet(std::string_view text, const std::string& source = "<dopesheet>");
 Dopesheet load_dopesheet(const std::string& path);

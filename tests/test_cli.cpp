@@ -65,7 +65,13 @@ TEST_CASE("cli: bad commands and flags are refused with a clear message") {
   expect("train --steps 12x", 2, "--steps expects an integer >= 1, got '12x'");
   expect("train --steps=12x", 2, "--steps expects an integer >= 1, got '12x'");
   expect("train --batch 1", 2, "--batch expects an integer >= 2, got '1'");
-  expect("train --threads 0", 2, "--threads expects an integer >= 1, got '0'");
+  expect("train --threads 0", 2, "--threads expects an integer in [1, 1024], got '0'");
+  // Never cut to 32 bits: out of the target's range is an error, not another number.
+  expect("train --threads 2147483648", 2, "--threads expects an integer in [1, 1024], got '2147483648'");
+  expect("train --steps 4294967296", 2, "steps: expected an integer in [1, 100000000], got 4294967296");
+  expect("train --batch 4294967297", 2, "batch: expected an integer in [2, 65536], got 4294967297");
+  expect("llc /nonexistent --chains 4294967297", 2, "--chains expects an integer in [1, 2147483647], got '4294967297'");
+  expect("sweep --jobs 100000", 2, "--jobs expects an integer in [1, 1024], got '100000'");
   expect("train --steps", 2, "--steps: 1 required N missing");
   // A bad experiment is a usage error too: exit 2, nothing written.
   expect("train --preset ex-9 --steps 1", 2, "unknown experiment 'ex-9'");

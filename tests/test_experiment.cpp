@@ -202,6 +202,8 @@ TEST_CASE("experiments: malformed files are refused with the JSON path of what i
   CHECK(error_of_text("{\"name\": ").rfind("t.json: not valid JSON: ", 0) == 0);
   CHECK(error_of_text("{\"name\": \"x\", \"dopesheet\": \"no-such.csv\"}") ==
         "t.json: dopesheet: cannot read './no-such.csv'");
+  CHECK_THROWS_WITH_AS(train::load_experiment("/dev/zero"), "experiment file '/dev/zero' is larger than 16 MiB",
+                       train::ExperimentError);
   CHECK(error_of(ex17()) == "no error");  // the mutations above are the only faults
 }
 

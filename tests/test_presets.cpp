@@ -214,6 +214,9 @@ TEST_CASE("sweep: run lists, seeds, shards") {
   CHECK(sweep::run_name(short_runs[1]) == train::load_experiment("ex-1.7", plan.overrides).label() +
                                                "-without-reg-polar+reg-norm-seed0");
   CHECK(sweep::parse_seeds("0-2,7,10-11") == std::vector<unsigned long long>{0, 1, 2, 7, 10, 11});
+  // The largest seed is a seed, not the start of a range that wraps to 0.
+  CHECK(sweep::parse_seeds("18446744073709551614-18446744073709551615") ==
+        std::vector<unsigned long long>{18446744073709551614ull, 18446744073709551615ull});
   CHECK_THROWS_AS(sweep::parse_seeds("3-1"), std::invalid_argument);
   CHECK_THROWS_AS(sweep::parse_seeds("1,1"), std::invalid_argument);
   CHECK_THROWS_AS(sweep::parse_seeds("x"), std::invalid_argument);

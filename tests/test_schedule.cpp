@@ -803,3 +803,18 @@ TEST_CASE("build/spheregrad schedule, end to end (when the program is built)") {
   CHECK(run("no-such-file.csv", status).find("no-such-file.csv: cannot open the file") != std::string::npos);
   CHECK(WEXITSTATUS(status) == 1);
 }
+
+TEST_CASE("dopesheet files are bounded, and a malformed cell is quoted by its start") {
+  // A device that never ends is an error after kMaxFileBytes, not an endless read.
+  CHECK_THROWS_WITH_AS(sg::schedule::load_dopesheet("/dev/zero"), "/dev/zero: larger than 16 MiB, not a dopesheet",
+                       sg::schedule::DopesheetError);
+  const std::string cell(5000, 'x');
+  std::string error;
+  try {
+    sg::schedule::parse_dopesheet("STEP,lr\n0," + cell + "\n", "big.csv");
+  } catch (const sg::schedule::DopesheetError& e) {
+    error = e.what();
+  }
+  CHECK(error.find("\"" + std::string(60, 'x') + "...\"") != std::string::npos);
+  CHECK(error.size() < 200);
+}

@@ -119,12 +119,16 @@ std::string figure(double v, int digits) {
   return buf;
 }
 
-long parse_integer(const std::string& option, const char* text, long lo) {
+long parse_integer(const std::string& option, const char* text, long lo, long hi) {
   char* end = nullptr;
   errno = 0;
   const long v = std::strtol(text, &end, 10);
-  if (errno || end == text || *end || v < lo)
-    throw std::invalid_argument(option + " expects an integer >= " + std::to_string(lo) + ", got '" + text + "'");
+  if (errno || end == text || *end || v < lo || v > hi) {
+    const std::string range = hi == std::numeric_limits<long>::max()
+                                  ? ">= " + std::to_string(lo)
+                                  : "in [" + std::to_string(lo) + ", " + std::to_string(hi) + "]";
+    throw std::invalid_argument(option + " expects an integer " + range + ", got '" + std::string(text).substr(0, 40) + "'");
+  }
   return v;
 }
 

@@ -7,9 +7,11 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <functional>
 #include <limits>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "examples/experiment/experiment.hpp"
@@ -32,8 +34,9 @@ void add_experiment(CLI::App& program, int& exit_code);
 
 // Numbers on the command line: the whole text must be one number in range, or
 // std::invalid_argument names the option, the range and what it got ("--steps expects an
-// integer >= 1, got '12x'"). parse_number without a bound accepts any finite number.
-long parse_integer(const std::string& option, const char* text, long lo);
+// integer >= 1, got '12x'"; "--chains expects an integer in [1, 2147483647], got ..."). parse_number without a bound accepts any finite number.
+long parse_integer(const std::string& option, const char* text, long lo,
+                   long hi = std::numeric_limits<long>::max());
 double parse_number(const std::string& option, const char* text,
                     double lo = -std::numeric_limits<double>::infinity(), bool lo_allowed = true);
 // v with `digits` significant digits (%g).
@@ -45,9 +48,21 @@ std::string figure(double v, int digits = 6);
 CLI::Option* add_converted(CLI::App& command, const std::string& name,
                            std::function<void(const std::string&)> convert, const std::string& help);
 
+// --threads and --jobs: far beyond any machine's cores, far below what would exhaust it.
+inline constexpr long kMaxThreads = 1024;
+
+// An integer option whose value must fit its target: never cut to 32 bits (hi: a tighter bound).
 template <class T>
-CLI::Option* add_integer(CLI::App& command, const std::string& name, T& target, long lo, const std::string& help) {
-  auto convert = [&target, name, lo](const std::string& text) { target = T(parse_integer(name, text.c_str(), lo)); };
+constexpr long largest_integer() {
+  if constexpr (std::is_integral_v<T>)
+    return long(std::min<unsigned long long>(std::numeric_limits<T>::max(), std::numeric_limits<long>::max()));
+  return std::numeric_limits<long>::max();  // a whole number stored as a double
+}
+
+template <class T>
+CLI::Option* add_integer(CLI::App& command, const std::string& name, T& target, long lo, const std::string& help,
+                         long hi = largest_integer<T>()) {
+  auto convert = [&target, name, lo, hi](const std::string& text) { target = T(parse_integer(name, text.c_str(), lo, hi)); };
   return add_converted(command, name, convert, help)->type_name("N");
 }
 

@@ -255,7 +255,7 @@ void add_llc(CLI::App& program, int& exit_code) {
   add_integer(*command, "--batch", s->batch, 1, "minibatch size (default 64, as in training)");
   add_integer(*command, "--seed", o.seed, 0, "seed of the chains' noise and minibatch streams (default 0)");
   add_integer(*command, "--threads", o.threads, 1,
-              "chains run in parallel (default 1; results are identical at any count)");
+              "chains run in parallel (default 1; results are identical at any count)", kMaxThreads);
   add_converted(*command, "--sweep-nbeta", [s](const std::string& v) { s->sweep = parse_sweep(v); },
                 "estimate at COUNT values of nbeta from LO to HI on a log scale (the\n"
                 "tempering spectrum), all with the same eps and seed; eps must suit\n"

@@ -244,11 +244,11 @@ void add_sweep(CLI::App& program, int& exit_code) {
                 "or 'subsets': every non-empty subset of the experiment's regularizers\n"
                 "(default none)")
       ->type_name("LIST");
-  add_integer(*command, "--jobs", s->jobs, 1, "run N runs at a time, each in its own process (default 1)");
+  add_integer(*command, "--jobs", s->jobs, 1, "run N runs at a time, each in its own process (default 1)", kMaxThreads);
   add_converted(*command, "--shard", [s](const std::string& v) { s->shard = sweep::parse_shard(v), s->sharded = true; },
                 "run only the K-th of N shards (runs with index % N == K-1)")
       ->type_name("K/N");
-  add_integer(*command, "--threads", s->threads, 1, "OpenMP threads per run (default 1)");
+  add_integer(*command, "--threads", s->threads, 1, "OpenMP threads per run (default 1)", kMaxThreads);
   command->add_option("--out", s->out, "sweep folder (default out/sweep): DIR/runs/<run>/ and the table")
       ->type_name("DIR");
   command->add_option("--csv", s->csv, "the table (default DIR/summary.csv, or DIR/summary-shard-K-of-N.csv)")

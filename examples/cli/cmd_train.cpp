@@ -68,7 +68,7 @@ void add_train(CLI::App& program, int& exit_code) {
       ->type_name("NAME|FILE");
   command->add_option("--preset", s->experiment, "the same as the positional NAME")->type_name("NAME");
   s->overrides.add_to(*command, true);
-  add_integer(*command, "--threads", o.threads, 1, "OpenMP threads (default 1; results are identical at any count)");
+  add_integer(*command, "--threads", o.threads, 1, "OpenMP threads (default 1; results are identical at any count)", kMaxThreads);
   command->add_option("--out", o.out, "run folder (default out/<label>-seed<N>)")->type_name("DIR");
   command->add_flag("--quiet", o.quiet, "no progress bar and no summary on stdout");
   add_integer(*command, "--checkpoint-every", o.checkpoint_every, 1,

@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <string>
 
 #include "examples/experiment/experiment.hpp"
 #include "examples/experiment/json_reader.hpp"
@@ -20,6 +21,22 @@ const std::vector<EmbeddedFile>& embedded_experiment_files();
 namespace {
 
 namespace fs = std::filesystem;
+
+// A whole file of at most schedule::kMaxFileBytes (experiments and dopesheets are a few KB), so
+// that a wrong path -- a device, a huge log -- is an error and not an endless read.
+std::string read_small_file(const fs::path& path, const std::string& prefix, const std::string& noun) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw ExperimentError(prefix + "cannot read " + noun + "'" + path.string() + "'");
+  std::string text;
+  char buffer[1 << 16];
+  while (in.read(buffer, sizeof buffer) || in.gcount() > 0) {
+    text.append(buffer, std::size_t(in.gcount()));
+    if (text.size() > schedule::kMaxFileBytes)
+      throw ExperimentError(prefix + noun + "'" + path.string() + "' is larger than " +
+                            std::to_string(schedule::kMaxFileBytes >> 20) + " MiB");
+  }
+  return text;
+}
 
 const EmbeddedFile* embedded(const std::string& file) {
   for (const EmbeddedFile& f : embedded_experiment_files())
@@ -39,11 +56,7 @@ void inline_dopesheet(Json& j, const std::string& source, const std::string& dir
     text = f->text;
   } else {
     const fs::path path = fs::path(file).is_absolute() ? fs::path(file) : fs::path(dir) / file;
-    std::ifstream in(path, std::ios::binary);
-    if (!in) throw ExperimentError(source + ": dopesheet: cannot read '" + path.string() + "'");
-    std::stringstream ss;
-    ss << in.rdbuf();
-    text = ss.str();
+    text = read_small_file(path, source + ": dopesheet: ", "");
     try {  // a file's own errors name the file, line and column
       schedule::parse_dopesheet(text, path.string());
     } catch (const schedule::DopesheetError& e) {
@@ -139,11 +152,7 @@ Experiment load_experiment(const std::string& what, const Overrides& overrides) 
     text = builtin_text(what);
     source = what + " (built-in)";
   } else {
-    std::ifstream in(what, std::ios::binary);
-    if (!in) throw ExperimentError("cannot read experiment file '" + what + "'");
-    std::stringstream ss;
-    ss << in.rdbuf();
-    text = ss.str();
+    text = read_small_file(what, "", "experiment file ");
   }
   Json j = parse_json(text, source);
   inline_dopesheet(j, source, builtin ? "" : fs::path(what).parent_path().string(), builtin);

@@ -139,9 +139,10 @@ std::vector<unsigned long long> parse_seeds(const std::string& text) {
     const unsigned long long hi = dash == std::string::npos ? lo : parse_unsigned(part.substr(dash + 1), "--seeds");
     if (hi < lo) throw std::invalid_argument("--seeds: empty range '" + part + "'");
     if (hi - lo >= 1000000) throw std::invalid_argument("--seeds: range '" + part + "' is too long");
-    for (unsigned long long s = lo; s <= hi; ++s) {
+    for (unsigned long long s = lo;; ++s) {  // up to hi inclusive, without wrapping past the largest seed
       if (!seen.insert(s).second) throw std::invalid_argument("--seeds: seed " + std::to_string(s) + " twice");
       seeds.push_back(s);
+      if (s == hi) break;
     }
   }
   return seeds;
