@@ -85,7 +85,7 @@ TEST_CASE("cli: bad commands and flags are refused with a clear message") {
   expect("experiment", 2, "A subcommand is required");
   expect("experiment show", 2, "experiment is required");
   expect("experiment check ex-9", 2, "unknown experiment 'ex-9'");
-  expect("train --resume /nonexistent/run", 1, "cannot resume: /nonexistent/run/checkpoint.safetensors does not exist");
+  expect("train --resume /nonexistent/run", 1, "cannot resume: /nonexistent/run/resume.safetensors does not exist");
   expect("schedule", 2, "FILE.csv is required");
   expect("schedule /nonexistent/x.csv", 1, "/nonexistent/x.csv");
   expect("train --help", 0, "Usage: spheregrad train [OPTIONS]");
@@ -108,16 +108,16 @@ TEST_CASE("cli: a malformed dopesheet names file, line and column; a finished ru
   const std::string out = (dir / "done").string();
   REQUIRE(run("train --steps 20 --snapshot-every 0 --quiet --out " + out).code == 0);
   const std::string before = sg::test::read_file(dir / "done" / "metrics.csv");
-  expect("train --steps 30 --quiet --out " + out, 1, "already holds a run");
+  expect("train --steps 30 --quiet --out " + out, 1, "already holds a finished run");
   CHECK(sg::test::read_file(dir / "done" / "metrics.csv") == before);
   expect("train --resume " + out, 1, "the run is already complete");
   expect("train --resume " + out + " --seed 3", 2, "--seed cannot be given");
 
-  // A corrupted checkpoint is a clear error, never a crash.
-  const fs::path ckpt = dir / "done" / "checkpoint.safetensors";
-  const std::string bytes = sg::test::read_file(ckpt);
-  std::ofstream(ckpt, std::ios::binary) << bytes.substr(0, bytes.size() / 2);
-  expect("train --resume " + out, 1, "checkpoint.safetensors");
+  // A corrupted checkpoint of a run in progress is a clear error, never a crash.
+  const std::string bytes = sg::test::read_file(dir / "done" / "checkpoint.safetensors");
+  fs::remove(dir / "done" / "summary.json");
+  std::ofstream(dir / "done" / "resume.safetensors", std::ios::binary) << bytes.substr(0, bytes.size() / 2);
+  expect("train --resume " + out, 1, "resume.safetensors");
   fs::remove_all(dir);
 }
 

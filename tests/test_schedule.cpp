@@ -769,7 +769,7 @@ TEST_CASE("schedule SVG: one curve per property, phase bands, action markers, wr
   std::ifstream in(path);
   const std::string back((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   CHECK(back == svg);
-  CHECK(!std::filesystem::exists(path + ".tmp"));
+  CHECK(!std::filesystem::exists(path + ".tmp-" + std::to_string(getpid())));
   CHECK_THROWS_AS(sg::figures::write_file_atomically((dir / "no/such/dir/x.svg").string(), svg), std::runtime_error);
   std::filesystem::remove_all(dir);
 }

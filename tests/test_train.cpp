@@ -148,12 +148,12 @@ TEST_CASE("train: a run killed with SIGKILL and resumed ends bit-identical to an
       }
       _exit(0);
     }
-    while (!fs::exists(killed / "checkpoint.safetensors")) std::this_thread::sleep_for(std::chrono::microseconds(200));
+    while (!fs::exists(killed / "resume.safetensors")) std::this_thread::sleep_for(std::chrono::microseconds(200));
     std::this_thread::sleep_for(std::chrono::milliseconds(40 >> attempt));
     kill(pid, SIGKILL);
     int status = 0;
     waitpid(pid, &status, 0);
-    killed_mid_run = WIFSIGNALED(status) && !fs::exists(killed / "metrics.csv");
+    killed_mid_run = WIFSIGNALED(status) && !fs::exists(killed / "summary.json");
   }
   REQUIRE(killed_mid_run);
 
@@ -168,9 +168,12 @@ TEST_CASE("train: a run killed with SIGKILL and resumed ends bit-identical to an
     CHECK(test::read_file(dir / "whole" / f) == test::read_file(killed / f));
   }
   // A finished run is neither resumed nor silently overwritten.
-  CHECK(run_error(train::resume_options((dir / "whole").string())).find("already complete") != std::string::npos);
+  CHECK_THROWS_WITH_AS(train::resume_options((dir / "whole").string()), doctest::Contains("already complete"),
+                       std::runtime_error);
+  CHECK_FALSE(fs::exists(killed / "resume.safetensors"));  // finished: what resuming needed is gone
+  CHECK_FALSE(fs::exists(killed / "metrics.csv.tmp"));
   o.overwrite = false;
-  CHECK(run_error(o).find("already holds a run") != std::string::npos);
+  CHECK(run_error(o).find("already holds a finished run") != std::string::npos);
   fs::remove_all(dir);
 }
 
@@ -187,14 +190,14 @@ TEST_CASE("train: a checkpoint is verified before a run resumes from it") {
   for (int rows = 0; rows < 201; ++rows) end_of_199 = csv.find('\n', end_of_199) + 1;  // header + 200 rows
   const SafeTensors final_checkpoint = SafeTensors::load((dir / "run" / "checkpoint.safetensors").string());
   auto interrupted = [&](const std::map<std::string, std::string>& metadata, bool reseal) {
-    fs::remove(dir / "run" / "metrics.csv");
+    fs::remove(dir / "run" / "summary.json");
     std::ofstream(dir / "run" / "metrics.csv.tmp", std::ios::binary) << csv;
     SafeTensors st = final_checkpoint;
     st.metadata["step"] = "200";
     st.metadata["metrics_bytes"] = std::to_string(end_of_199);
     for (const auto& [key, value] : metadata) st.metadata[key] = value;
     if (reseal) seal(st);
-    st.save((dir / "run" / "checkpoint.safetensors").string());
+    st.save((dir / "run" / "resume.safetensors").string());
     train::Options r = train::resume_options((dir / "run").string());
     r.quiet = true;
     return run_error(r);
@@ -218,5 +221,97 @@ TEST_CASE("train: a checkpoint is verified before a run resumes from it") {
   // A checkpoint resumes only the experiment that wrote it.
   std::ofstream(dir / "run" / "experiment.json") << train::to_text(train::load_experiment("ex-1.3").resolved);
   CHECK(interrupted({}, true).find("its experiment is not the one in") != std::string::npos);
+  fs::remove_all(dir);
+}
+
+TEST_CASE("train: killed after any file of the final write, a run resumes to the same bytes; early kills re-run") {
+  const fs::path dir = test::temp_dir("test");
+  train::Options whole = short_run(dir / "whole", 1, 1200, 64, {"snapshot_every=250"});
+  whole.checkpoint_every = 400;
+  train::run(whole);
+  const char* const files[] = {"metrics.csv", "checkpoint.safetensors", "latents.npy", "latent_steps.npy", "losses.svg",
+                               "experiment.json"};
+  for (const std::string point : {"metrics.csv", "latents.npy", "latent_steps.npy", "checkpoint.safetensors",
+                                  "report.html", "summary.json"}) {
+    CAPTURE(point);
+    train::Options c = whole;
+    c.out = (dir / point).string();
+    c.overwrite = false;
+    const pid_t pid = fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+      setenv("SPHEREGRAD_KILL_AFTER", point.c_str(), 1);  // the run raises SIGKILL right after that file
+      try {
+        train::run(c);
+      } catch (...) {
+        _exit(3);
+      }
+      _exit(0);
+    }
+    int status = 0;
+    waitpid(pid, &status, 0);
+    REQUIRE(WIFSIGNALED(status));
+    // Finished only once summary.json exists, and then nothing is left to resume.
+    CHECK(fs::exists(fs::path(c.out) / "summary.json") == (point == "summary.json"));
+    if (point != "summary.json") {
+      CHECK(run_error(c).find("already holds a run in progress") != std::string::npos);  // never replaced by accident
+      train::Options r = train::resume_options(c.out);
+      r.quiet = true;
+      CHECK(run_error(r) == "no error");
+    }
+    for (const char* f : files) {
+      CAPTURE(f);
+      CHECK(test::read_file(dir / "whole" / f) == test::read_file(fs::path(c.out) / f));
+    }
+  }
+  // Stopped before its first checkpoint (an experiment.json and some rows, nothing to resume):
+  // the same command simply starts it again.
+  const fs::path early = dir / "early";
+  fs::create_directories(early);
+  std::ofstream(early / "experiment.json") << "{}";
+  std::ofstream(early / "metrics.csv.tmp") << "step,phase\n0,Train\n";
+  train::Options again = whole;
+  again.out = early.string();
+  again.overwrite = false;
+  CHECK(run_error(again) == "no error");
+  CHECK(test::read_file(early / "metrics.csv") == test::read_file(dir / "whole" / "metrics.csv"));
+  fs::remove_all(dir);
+}
+
+TEST_CASE("train: SIGTERM stops `spheregrad train` at a step boundary with a checkpoint; --resume finishes it") {
+  const char* cli = std::getenv("SPHEREGRAD_CLI");
+  const std::string program = cli ? cli : "build/spheregrad";
+  if (!fs::exists(program)) {
+    MESSAGE("no " << program << ": skipped");
+    return;
+  }
+  const fs::path dir = test::temp_dir("test");
+  const std::string whole = (dir / "whole").string();
+  REQUIRE(std::system((program + " train --steps 20000 --quiet --out " + whole).c_str()) == 0);
+  bool stopped = false;
+  fs::path run;
+  for (int attempt = 0; attempt < 6 && !stopped; ++attempt) {
+    run = dir / ("stopped" + std::to_string(attempt));
+    const pid_t pid = fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+      execl(program.c_str(), program.c_str(), "train", "--steps", "20000", "--quiet", "--out", run.c_str(), (char*)nullptr);
+      _exit(127);
+    }
+    while (!fs::exists(run / "metrics.csv.tmp") && !fs::exists(run / "summary.json"))
+      std::this_thread::sleep_for(std::chrono::microseconds(200));
+    std::this_thread::sleep_for(std::chrono::milliseconds(100 >> attempt));
+    kill(pid, SIGTERM);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    stopped = WIFEXITED(status) && WEXITSTATUS(status) == 1 && !fs::exists(run / "summary.json");
+  }
+  REQUIRE(stopped);
+  CHECK(fs::exists(run / "resume.safetensors"));
+  REQUIRE(std::system((program + " train --quiet --resume " + run.string()).c_str()) == 0);
+  for (const char* f : {"metrics.csv", "checkpoint.safetensors", "latents.npy"}) {
+    CAPTURE(f);
+    CHECK(test::read_file(fs::path(whole) / f) == test::read_file(run / f));
+  }
   fs::remove_all(dir);
 }

@@ -32,6 +32,7 @@ int train(const CLI::App& command, const Settings& s) {
   } else {
     o.experiment = train::load_experiment(s.experiment, s.overrides.get());
   }
+  train::stop_on_signals();
   const train::Result r = train::run(o);
   if (!o.quiet) {
     const train::Experiment& e = o.experiment;

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdio>
+#include <filesystem>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -15,6 +16,9 @@
 #include "schedule/timeline.hpp"
 
 namespace sg::train {
+
+// A run in progress checkpoints here; the finished run's state is checkpoint.safetensors.
+inline const std::string kResumeFile = "resume.safetensors";
 
 // A regularizer bound to this run: its dopesheet column, its anchor point, its last value.
 struct BoundRegularizer {
@@ -84,11 +88,12 @@ class Run {
   explicit Run(const Options& o);
 
   // A run that stops early (an error) leaves no half-written metrics file behind.
+  // A run that stops early (an error) keeps what resuming needs; before the first checkpoint
+  // there is nothing to resume, and the rows written so far go.
   ~Run() {
-    if (metrics_) {
-      std::fclose(metrics_);
-      std::remove(metrics_tmp_.c_str());
-    }
+    if (!metrics_) return;
+    std::fclose(metrics_);
+    if (!std::filesystem::exists(out_dir_ + "/" + kResumeFile)) std::remove(metrics_tmp_.c_str());
   }
   Run(const Run&) = delete;
   Run& operator=(const Run&) = delete;

@@ -3,6 +3,10 @@
 // reading a finished folder back.
 #include <unistd.h>
 
+#include <csignal>
+#include <cstdlib>
+#include <iterator>
+
 #include <array>
 #include <cerrno>
 #include <cmath>
@@ -116,12 +120,12 @@ void Run::checkpoint(int completed) {
   save_state(st, completed);
   st.metadata["metrics_bytes"] = std::to_string(std::ftell(metrics_));
   seal(st);
-  st.save(out_dir_ + "/checkpoint.safetensors");
+  st.save(out_dir_ + "/" + kResumeFile);
 }
 
 // Back to the state after the checkpoint's steps; returns how many steps that is.
 int Run::restore() {
-  const std::string path = out_dir_ + "/checkpoint.safetensors";
+  const std::string path = out_dir_ + "/" + kResumeFile;
   const SafeTensors st = SafeTensors::load(path);
   check_seal(st);
   if (!st.metadata.count("metrics_bytes"))
@@ -186,21 +190,29 @@ int Run::restore() {
 
 void Run::write_outputs(const Result& result) {
   const std::string dir = out_dir_ + "/";
-  // Closed once, whatever happens next: the destructor must not close it again.
-  const bool closed = std::fclose(metrics_) == 0;
-  metrics_ = nullptr;
-  if (!closed || std::rename(metrics_tmp_.c_str(), (dir + "metrics.csv").c_str()) != 0) {
-    std::remove(metrics_tmp_.c_str());
-    throw std::runtime_error("cannot write " + dir + "metrics.csv");
-  }
+  // The folder is finished when summary.json appears, and it is written last. Until then the
+  // run's own files stay (metrics.csv.tmp, resume.safetensors): a run stopped anywhere in this
+  // phase resumes and writes every file again.
+  const char* kill_after = std::getenv("SPHEREGRAD_KILL_AFTER");  // tests: SIGKILL after that file
+  const auto written = [&](const std::string& file) {
+    if (kill_after && file == kill_after) raise(SIGKILL);
+  };
+  if (std::fflush(metrics_) != 0) throw std::runtime_error("cannot write " + metrics_tmp_ + ": " + std::strerror(errno));
+  std::ifstream rows(metrics_tmp_, std::ios::binary);
+  const std::string metrics_text((std::istreambuf_iterator<char>(rows)), std::istreambuf_iterator<char>());
+  figures::write_file_atomically(dir + "metrics.csv", metrics_text);
+  written("metrics.csv");
   const long n_snap = long(snapshot_steps_.size());
   figures::write_file_atomically(dir + "latents.npy", figures::npy(snapshots_.data(), {n_snap, validation_.size(), k_}));
+  written("latents.npy");
   figures::write_file_atomically(dir + "latent_steps.npy", figures::npy(snapshot_steps_.data(), {n_snap}));
+  written("latent_steps.npy");
 
   SafeTensors st;
   save_state(st, steps_);
   seal(st);
   st.save(dir + "checkpoint.safetensors");
+  written("checkpoint.safetensors");
 
   const color::FinalMetrics& m = result.metrics;
   nlohmann::ordered_json metrics = {
@@ -232,7 +244,6 @@ void Run::write_outputs(const Result& result) {
       {"wall_seconds", result.train_seconds}, {"steps_per_second", result.steps_per_second},
       {"peak_rss_kb", result.peak_rss_kb}, {"final_total", result.final_total},
       {"final_recon", result.final_recon}, {"metrics", metrics}};
-  figures::write_file_atomically(dir + "summary.json", summary.dump(2) + "\n");
 
   // Figures: the final latents in three projections, the loss curves, the schedule.
   const Matrix<float> final_z = color::encode(model_, tape_, validation_.rgb);
@@ -274,13 +285,25 @@ void Run::write_outputs(const Result& result) {
     if (key != "recon_mse_named") flat[key] = value;
   report["summary"] = flat;
   figures::write_file_atomically(dir + "report.html", figures::report_html(title, report.dump()));
+  written("report.html");
+  figures::write_file_atomically(dir + "summary.json", summary.dump(2) + "\n");
+  written("summary.json");
+  // Finished: what resuming needed goes. The destructor must not touch the metrics file again.
+  std::fclose(metrics_);
+  metrics_ = nullptr;
+  std::remove(metrics_tmp_.c_str());
+  std::remove((dir + kResumeFile).c_str());
 }
 
 std::string default_out(const Experiment& e) { return "out/" + e.label() + "-seed" + std::to_string(e.seed); }
 
 Options resume_options(const std::string& dir) {
-  const std::string path = dir + "/checkpoint.safetensors";
-  if (!std::filesystem::exists(path)) throw std::runtime_error("cannot resume: " + path + " does not exist");
+  if (std::filesystem::exists(dir + "/summary.json"))
+    throw std::runtime_error(dir + ": the run is already complete (it has its summary.json)");
+  const std::string path = dir + "/" + kResumeFile;
+  if (!std::filesystem::exists(path))
+    throw std::runtime_error("cannot resume: " + path + " does not exist (a run stopped before its first checkpoint " +
+                             "is started again: the same command without --resume)");
   const SafeTensors st = SafeTensors::load(path);
   check_seal(st);
   if (!st.metadata.count("experiment.json") || !st.metadata.count("checkpoint_every"))

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <csignal>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -22,6 +23,9 @@ const char* const kVersion = "0.1.0";
 namespace {
 
 using Clock = std::chrono::steady_clock;
+
+volatile std::sig_atomic_t stop_signal = 0;
+extern "C" void request_stop(int signal) { stop_signal = signal; }
 
 Tensor<float> per_sample_term(const BoundRegularizer& r, Tensor<float> z) {
   const Regularizer& s = *r.spec;
@@ -286,6 +290,12 @@ Result Run::train() {
       std::fprintf(stderr, "\r  step %d/%d  %.0f steps/s  ETA %.1f s  total %.3g  recon %.3g   ", step + 1, steps_,
                    rate, (steps_ - step - 1) / rate, total_value_, recon_value_);
     }
+    if (step + 1 < steps_ && o_.write_outputs && stop_signal != 0) {
+      checkpoint(step + 1);  // SIGINT or SIGTERM: stop at this step boundary, resumable
+      throw std::runtime_error("stopped by signal " + std::to_string(int(stop_signal)) + " after step " +
+                               std::to_string(step + 1) + " of " + std::to_string(steps_) +
+                               ": continue with spheregrad train --resume " + out_dir_);
+    }
     if (o_.checkpoint_every > 0 && (step + 1) % o_.checkpoint_every == 0 && step + 1 < steps_) checkpoint(step + 1);
     if (step + 1 < steps_) timeline_.step();
   }
@@ -309,6 +319,11 @@ Result Run::train() {
   return result;
 }
 
+void stop_on_signals() {
+  std::signal(SIGINT, request_stop);
+  std::signal(SIGTERM, request_stop);
+}
+
 Result run(const Options& options) {
   if (options.checkpoint_every > 0 && options.probe_every > 0)
     throw std::runtime_error("--checkpoint-every cannot be combined with --probe-every (probes are not checkpointed)");
@@ -316,10 +331,14 @@ Result run(const Options& options) {
   Run run(options);  // checks every name and file first; writes nothing
   if (options.write_outputs && !options.resume && !options.overwrite) {
     const std::string dir = options.out.empty() ? default_out(options.experiment) : options.out;
-    for (const char* f : {"summary.json", "checkpoint.safetensors", "metrics.csv.tmp"})
-      if (std::filesystem::exists(dir + "/" + f))
-        throw std::runtime_error(dir + " already holds a run (" + f + "): choose another --out, resume it with --resume " +
-                                 dir + ", or replace it with --overwrite");
+    // A finished run, or one that can resume, is never replaced by accident; a folder left
+    // before the first checkpoint holds nothing to keep and is simply started again.
+    if (std::filesystem::exists(dir + "/summary.json"))
+      throw std::runtime_error(dir + " already holds a finished run (summary.json): choose another --out, or replace " +
+                               "it with --overwrite");
+    if (std::filesystem::exists(dir + "/" + kResumeFile))
+      throw std::runtime_error(dir + " already holds a run in progress (" + kResumeFile + "): resume it with --resume " +
+                               dir + ", or replace it with --overwrite");
   }
   return run.train();
 }

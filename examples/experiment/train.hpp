@@ -77,7 +77,15 @@ struct Result {
 };
 
 // Trains; throws std::runtime_error (bad names, non-finite values, unwritable outputs).
+// A run folder is finished when its summary.json exists (written last); while a run is in
+// progress its state is resume.safetensors and metrics.csv.tmp, and whatever stops it -- an
+// error, SIGKILL at any instant, a full disk -- leaves a folder that either resumes from its
+// last checkpoint or, before the first one, is started again by the same command.
 Result run(const Options& options);
+
+// From now on SIGINT and SIGTERM stop a run at the next step boundary, after a checkpoint, so
+// that it resumes (`spheregrad train` calls this; a library user may).
+void stop_on_signals();
 
 // A finished run folder: its experiment (experiment.json) and its result (summary.json; no
 // gradient probes, no timings). Throws std::runtime_error naming the folder and the file.

@@ -13,6 +13,8 @@ TrainedModel load_trained_model(const std::string& path) {
   namespace fs = std::filesystem;
   TrainedModel t;
   t.checkpoint = fs::is_directory(path) ? (fs::path(path) / "checkpoint.safetensors").string() : path;
+  if (fs::is_directory(path) && !fs::is_regular_file(fs::path(path) / "summary.json"))
+    throw std::runtime_error("run folder " + path + " is not finished (no summary.json)");
   if (!fs::is_regular_file(t.checkpoint))
     throw std::runtime_error(fs::is_directory(path) ? "run folder " + path + " has no checkpoint.safetensors"
                                                     : "no such run folder or checkpoint: " + path);

@@ -1,6 +1,8 @@
 // examples/report/figures.cpp -- .npy bytes, the run's SVG figures and the HTML report.
 #include "examples/report/figures.hpp"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <cerrno>
 #include <cmath>
@@ -229,7 +231,9 @@ show(DATA.snapshots.length - 1); slider.value = DATA.snapshots.length - 1;
 }
 
 void write_file_atomically(const std::string& path, std::string_view contents) {
-  const std::string temporary = path + ".tmp";
+  // The writer's own temporary name: it can never be a file the caller keeps (a run's
+  // metrics.csv.tmp beside its metrics.csv) or another process's.
+  const std::string temporary = path + ".tmp-" + std::to_string(getpid());
   std::FILE* file = std::fopen(temporary.c_str(), "wb");
   if (!file) throw std::runtime_error("cannot write " + temporary + ": " + std::strerror(errno));
   const bool written = std::fwrite(contents.data(), 1, contents.size(), file) == contents.size();

@@ -53,7 +53,7 @@ std::string schedule_svg(const schedule::Dopesheet& sheet);
 // estimate, in increasing nbeta.
 std::string llc_spectrum_svg(const std::vector<llc::Estimate>& points, const std::string& title);
 
-// Writes `path + ".tmp"` then renames it over `path`, so a reader never sees half a file.
+// Writes `path + ".tmp-<pid>"` then renames it over `path`, so a reader never sees half a file.
 // Throws std::runtime_error naming the path.
 void write_file_atomically(const std::string& path, std::string_view contents);
 
