@@ -407,6 +407,23 @@ TEST_CASE("m2 intervene command: writes its outputs and rejects bad input with c
   usage_error({run, "--ablate", "x"}, "--ablate expects bottleneck dims like 0 or 0,2, got 'x'");
   usage_error({run, "--suppress", "red", "--b", "2"}, "falloff: b must be in [0, 1]");
   usage_error({run, run, "--suppress", "red", "--out", out}, "--out takes one RUN_DIR");
+  // Earlier results are never replaced by accident, and a run's own files never at all.
+  const std::string summary_before = test::read_file(fs::path(out) / "summary.json");
+  const Ran twice = intervene_cli({run, "--suppress", "red", "--p", "0", "--out", out, "--quiet"});
+  CHECK(twice.code == 1);
+  CHECK(twice.err.find(out + "/summary.json already exists: choose another output, or replace it with --overwrite") !=
+        std::string::npos);
+  CHECK(test::read_file(fs::path(out) / "summary.json") == summary_before);
+  CHECK(intervene_cli({run, "--suppress", "red", "--p", "0", "--out", out, "--quiet", "--overwrite"}).code == 0);
+  const std::string run_summary = test::read_file(fs::path(run) / "summary.json");
+  usage_error({run, "--suppress", "red", "--out", run}, "would be the run folder");
+  usage_error({run, "--suppress", "red", "--out", dir.string()}, "would be the run folder");
+  usage_error({run, "--suppress", "red", "--name", ".."}, "--name expects a folder name (not '.' or '..', without '/')");
+  usage_error({run, "--suppress", "red", "--name", "x", "--table", run + "/summary.json"}, "is inside the run folder");
+  CHECK(test::read_file(fs::path(run) / "summary.json") == run_summary);
+  const Ran table_twice = intervene_cli({run, run, "--prune", "0", "--name", "pruned2", "--table", table, "--quiet"});
+  CHECK(table_twice.code == 1);
+  CHECK(table_twice.err.find(table + " already exists") != std::string::npos);
 
   // The program itself ($SPHEREGRAD_CLI, as `make test` sets it): exit status and stderr.
   const char* env = std::getenv("SPHEREGRAD_CLI");

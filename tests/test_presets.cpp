@@ -252,6 +252,9 @@ TEST_CASE("spheregrad sweep end to end: jobs, shards, merge, GNU parallel, the S
   auto sh = [](const std::string& command) { return std::system(("bash -c \"" + command + "\" >/dev/null 2>&1").c_str()); };
   REQUIRE(sh(std::string(kCli) + " sweep " + sweep_args + " --out " + (dir / "whole").string() + " --quiet") == 0);
   const std::string whole = test::read_file(dir / "whole" / "summary.csv");
+  // A second sweep into the same folder is refused unless --overwrite; the table stays.
+  CHECK(sh(std::string(kCli) + " sweep " + sweep_args + " --out " + (dir / "whole").string() + " --quiet") != 0);
+  CHECK(test::read_file(dir / "whole" / "summary.csv") == whole);
   CHECK(std::count(whole.begin(), whole.end(), '\n') == 13);  // header + 2 presets x 2 ablations x 3 seeds
   CHECK(whole.find(",error,") == std::string::npos);
   const std::string ex17 = train::load_experiment("ex-1.7", {{"steps=40"}, {}}).label();  // a custom label
@@ -325,5 +328,7 @@ TEST_CASE("spheregrad compare: aligned curves, phase starts, the comparison tabl
   const auto finals = [](const std::string& m) { return m.substr(m.find("### Final metrics"), m.find("### Loss at") - m.find("### Final metrics")); };
   CHECK(finals(md2) == finals(md));  // the same final metrics, read from summary.json
   CHECK_FALSE(fs::exists(dir / "folders" / "runs"));  // nothing was trained
+  CHECK(std::system((again + " >/dev/null 2>&1").c_str()) != 0);  // an earlier comparison stays ...
+  CHECK(std::system((again + " --overwrite >/dev/null 2>&1").c_str()) == 0);  // ... unless replaced
   fs::remove_all(dir);
 }

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <stdexcept>
 
 #include "examples/experiment/train.hpp"
@@ -71,6 +72,11 @@ CLI::Option* add_converted(CLI::App& command, const std::string& name,
     }
   };
   return command.add_option_function<std::string>(name, checked, help);
+}
+
+void refuse_to_overwrite(const std::string& path, bool overwrite) {
+  if (!overwrite && std::filesystem::exists(path))
+    throw std::runtime_error(path + " already exists: choose another output, or replace it with --overwrite");
 }
 
 std::string known_experiments() {

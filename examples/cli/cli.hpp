@@ -74,6 +74,10 @@ inline CLI::Option* add_number(CLI::App& command, const std::string& name, doubl
   return add_converted(command, name, convert, help)->type_name("X");
 }
 
+// The output a command is about to write already exists: refused (exit 1) unless --overwrite,
+// so that no command replaces earlier results by accident.
+void refuse_to_overwrite(const std::string& path, bool overwrite);
+
 // "ex-1.2, ex-1.3, ..." for the help texts.
 std::string known_experiments();
 

@@ -136,7 +136,7 @@ struct Settings {
   ExperimentOverrides overrides;  // for the experiments trained here
   train::Options base;            // probe_every of every run trained here
   std::string out;
-  bool quiet = false;
+  bool quiet = false, overwrite = false;
 };
 
 bool is_run_folder(const std::string& what) { return std::filesystem::is_regular_file(what + "/experiment.json"); }
@@ -160,6 +160,7 @@ int compare(const Settings& s) {
   }
   std::string out = s.out;
   if (out.empty()) out = "out/compare-" + names[0] + "-vs-" + names[1] + "-seed" + std::to_string(experiments[0].seed);
+  refuse_to_overwrite(out + "/comparison.md", s.overwrite);
   std::filesystem::create_directories(out);
 
   std::vector<RunData> runs;
@@ -368,6 +369,7 @@ void add_compare(CLI::App& program, int& exit_code) {
               "split every term's gradient every N steps (default 0: never)");
   command->add_option("--out", s->out, "comparison folder (default out/compare-<A>-vs-<B>-seed<N>)")->type_name("DIR");
   command->add_flag("--quiet", s->quiet, "print nothing on stdout");
+  command->add_flag("--overwrite", s->overwrite, "replace an earlier comparison in the folder (refused otherwise)");
   command->footer(
       "Trains each experiment (each into its own run folder under the comparison's; --set and\n"
       "the other experiment options apply to every one) and reads each finished run folder as\n"

@@ -27,7 +27,7 @@ struct Settings {
   std::vector<std::string> runs;
   intervene::Request request;
   std::string out, name, table;
-  bool quiet = false;
+  bool quiet = false, overwrite = false;
 };
 
 std::vector<int> parse_dims(const std::string& option, const std::string& text) {
@@ -111,11 +111,28 @@ int intervene(const CLI::App& command, const Settings& s) {
     throw CLI::ValidationError(e.what());
   }
 
-  std::vector<Outcome> outcomes;
+  // Every output is checked before anything runs: a run's own files are never written, and
+  // earlier results are not replaced without --overwrite.
+  namespace fs = std::filesystem;
+  const auto within = [](const fs::path& inner, const fs::path& outer) {  // inner is outer or below it
+    const fs::path a = fs::weakly_canonical(inner), b = fs::weakly_canonical(outer);
+    return std::mismatch(b.begin(), b.end(), a.begin(), a.end()).first == b.end();
+  };
+  std::vector<std::string> outs;
   for (const std::string& dir : s.runs) {
-    const std::string out =
-        !s.out.empty() ? s.out : (std::filesystem::path(dir) / (s.name.empty() ? default_name(r) : s.name)).string();
-    outcomes.push_back(intervene::run_intervention(dir, r, out));
+    outs.push_back(!s.out.empty() ? s.out : (fs::path(dir) / (s.name.empty() ? default_name(r) : s.name)).string());
+    if (within(dir, outs.back()))
+      throw CLI::ValidationError("the output " + outs.back() + " would be the run folder " + dir +
+                                 " or hold it: an intervention never writes over a run");
+    refuse_to_overwrite(outs.back() + "/summary.json", s.overwrite);
+    if (!s.table.empty() && within(fs::path(s.table).parent_path(), dir) && !within(fs::path(s.table).parent_path(), outs.back()))
+      throw CLI::ValidationError("--table " + s.table + " is inside the run folder " + dir + ": choose a file outside it");
+  }
+  if (!s.table.empty()) refuse_to_overwrite(s.table, s.overwrite);
+  std::vector<Outcome> outcomes;
+  for (std::size_t k = 0; k < s.runs.size(); ++k) {
+    const std::string& dir = s.runs[k];
+    outcomes.push_back(intervene::run_intervention(dir, r, outs[k]));
     const Outcome& o = outcomes.back();
     if (!s.quiet)
       std::printf("%s: R^2 %.4f (r %+.4f, power %g), red dMSE %+.4f, cyan dMSE %+.5f, cube MSE %.3g -> %.3g%s -> %s/\n",
@@ -176,8 +193,8 @@ void add_intervene(CLI::App& program, int& exit_code) {
   add_converted(
       *command, "--name",
       [s](const std::string& v) {
-        if (v.empty() || v.find('/') != std::string::npos)
-          throw std::invalid_argument("--name expects a folder name without '/', got '" + v + "'");
+        if (v.empty() || v == "." || v == ".." || v.find('/') != std::string::npos)
+          throw std::invalid_argument("--name expects a folder name (not '.' or '..', without '/'), got '" + v + "'");
         s->name = v;
       },
       "the output folder's name inside each RUN_DIR (default\n"
@@ -186,6 +203,7 @@ void add_intervene(CLI::App& program, int& exit_code) {
   command->add_option("--table", s->table, "one CSV row per run (r, R^2, red and cyan dMSE, ...), for sweeps")
       ->type_name("FILE");
   command->add_flag("--quiet", s->quiet, "print nothing on stdout");
+  command->add_flag("--overwrite", s->overwrite, "replace earlier results of the same intervention, or the table");
   command->footer(
       "Intervenes on the bottleneck of trained color autoencoders (SPEC.md section 10) and measures\n"
       "how precisely the intervention hits its concept: every color's reconstruction MSE before\n"

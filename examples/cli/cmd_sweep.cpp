@@ -29,7 +29,7 @@ struct Settings {
   ExperimentOverrides overrides;  // into plan.overrides once parsed
   int jobs = 1, threads = 1;
   std::pair<int, int> shard{1, 1};
-  bool sharded = false, folders = true, quiet = false;
+  bool sharded = false, folders = true, quiet = false, overwrite = false;
   std::string out = "out/sweep", csv;
 };
 
@@ -174,6 +174,7 @@ int sweep(Settings s) {
     s.csv = s.out + (s.sharded ? "/summary-shard-" + std::to_string(s.shard.first) + "-of-" +
                                      std::to_string(s.shard.second) + ".csv"
                                : "/summary.csv");
+  refuse_to_overwrite(s.csv, s.overwrite);  // the run folders belong to the table
   std::filesystem::create_directories(s.out);
   if (!std::filesystem::path(s.csv).parent_path().empty())
     std::filesystem::create_directories(std::filesystem::path(s.csv).parent_path());
@@ -262,6 +263,7 @@ void add_sweep(CLI::App& program, int& exit_code) {
       "write each run's folder (default full) or the table only")
       ->type_name("full|none");
   command->add_flag("--quiet", s->quiet, "no progress and no summary on stdout");
+  command->add_flag("--overwrite", s->overwrite, "replace an earlier sweep's table and run folders (refused otherwise)");
   add_merge(*command, exit_code);
   add_summarize(*command, exit_code);
   command->footer(
