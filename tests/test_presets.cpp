@@ -211,6 +211,8 @@ TEST_CASE("sweep: run lists, seeds, shards") {
   const train::Experiment e = sweep::experiment_of(short_runs[1], plan);
   CHECK(e.steps == 40);
   CHECK_FALSE(e.regularizer("reg-polar")->enabled);
+  CHECK(short_runs[1].sweep.size() == 8);
+  CHECK(short_runs[1].sweep != two[1].sweep);  // another plan, another sweep
   CHECK(sweep::run_name(short_runs[1]) == train::load_experiment("ex-1.7", plan.overrides).label() +
                                                "-without-reg-polar+reg-norm-seed0");
   CHECK(sweep::parse_seeds("0-2,7,10-11") == std::vector<unsigned long long>{0, 1, 2, 7, 10, 11});
@@ -234,8 +236,13 @@ TEST_CASE("sweep: run lists, seeds, shards") {
 
 TEST_CASE("sweep merge: the shards' tables, in any order, make the whole table; gaps and repeats are errors") {
   const std::string h = sweep::csv_header();
-  const std::string a = h + "0,ex-1.7,0,,ok\n2,ex-1.7,2,,ok\n", b = h + "1,ex-1.7,1,,ok\n";
-  CHECK(sweep::merge_rows({{"b", b}, {"a", a}}) == h + "0,ex-1.7,0,,ok\n1,ex-1.7,1,,ok\n2,ex-1.7,2,,ok\n");
+  const std::string a = h + "0,1234abcd,ex-1.7,0,,ok\n2,1234abcd,ex-1.7,2,,ok\n", b = h + "1,1234abcd,ex-1.7,1,,ok\n";
+  CHECK(sweep::merge_rows({{"b", b}, {"a", a}}) ==
+        h + "0,1234abcd,ex-1.7,0,,ok\n1,1234abcd,ex-1.7,1,,ok\n2,1234abcd,ex-1.7,2,,ok\n");
+  // A shard of another sweep (other steps, seeds or experiments) is named, not merged.
+  CHECK_THROWS_WITH(sweep::merge_rows({{"a", a}, {"c", h + "1,99990000,ex-1.7-5eed5eed,1,,ok\n"}}),
+                    "c:2: run 1 is from sweep 99990000, a from sweep 1234abcd (shards of different sweeps: other "
+                    "experiments, seeds or ablations)");
   CHECK_THROWS_WITH(sweep::merge_rows({{"a", a}}), "1 run(s) missing (1): a shard was not run or not given");
   CHECK_THROWS_WITH(sweep::merge_rows({{"a", a}, {"b", b}}, 4), "1 run(s) missing (3): a shard was not run or not given");
   CHECK_THROWS_WITH(sweep::merge_rows({{"a", a}, {"a2", a}}), "a2:2: run 0 appears twice (overlapping shards?)");

@@ -92,8 +92,10 @@ std::vector<RunSpec> expand(const Plan& plan) {
   if (plan.seeds.empty()) throw std::invalid_argument("a sweep needs at least one seed");
   if (plan.ablations.empty()) throw std::invalid_argument("a sweep needs at least one ablation (\"\" for none)");
   std::vector<RunSpec> runs;
+  std::string identity;  // what makes this sweep this sweep: experiments, seeds, ablations
   for (const std::string& name : plan.experiments) {
     const train::Experiment experiment = train::load_experiment(name, plan.overrides);
+    identity += experiment.label() + ";";
     std::vector<std::string> regs;
     for (const train::Regularizer& r : experiment.regularizers) regs.push_back(r.name);
     std::vector<std::vector<std::string>> ablations;
@@ -125,8 +127,15 @@ std::vector<RunSpec> expand(const Plan& plan) {
       ablations.push_back(ordered);
     }
     for (const auto& drop : ablations)
-      for (unsigned long long seed : plan.seeds) runs.push_back({int(runs.size()), name, experiment.label(), seed, drop});
+      for (unsigned long long seed : plan.seeds) runs.push_back({int(runs.size()), "", name, experiment.label(), seed, drop});
   }
+  for (unsigned long long seed : plan.seeds) identity += std::to_string(seed) + ",";
+  for (const std::string& a : plan.ablations) identity += ";" + a;
+  std::uint64_t h = 14695981039346656037ull;
+  for (unsigned char ch : identity) h = (h ^ ch) * 1099511628211ull;
+  char id[17];
+  std::snprintf(id, sizeof id, "%016llx", (unsigned long long)h);
+  for (RunSpec& r : runs) r.sweep = std::string(id, 8);
   return runs;
 }
 
@@ -174,7 +183,7 @@ std::string run_name(const RunSpec& run) {
 }
 
 std::string csv_header() {
-  return "run,experiment,seed,without,status,steps,final_total,final_recon,recon_mse_validation,"
+  return "run,sweep,experiment,seed,without,status,steps,final_total,final_recon,recon_mse_validation,"
          "hue_inversions,hue_winding,crumpled,hue_inversions_36,hue_winding_36,crumpled_36,"
          "red_cosine,red_angle_deg,radius_mean,radius_std,planarity_vibrant,hue_resultant,"
          "spacing_min_deg,spacing_max_deg,separate_final,dome_height,dome_consistency,train_hue_inversions,"
@@ -182,7 +191,7 @@ std::string csv_header() {
 }
 
 std::string csv_row(const RunSpec& run, const train::Result* r, const std::string& error) {
-  std::string row = std::to_string(run.index) + "," + run.label + "," + std::to_string(run.seed) + "," +
+  std::string row = std::to_string(run.index) + "," + run.sweep + "," + run.label + "," + std::to_string(run.seed) + "," +
                     join(run.without, "+") + "," + (r ? "ok" : "error");
   if (!r) return row + std::string(25, ',') + quoted(error) + "\n";  // 24 empty metrics, then the message
   const color::FinalMetrics& m = r->metrics;
@@ -212,6 +221,7 @@ std::string csv_row(const RunSpec& run, const train::Result* r, const std::strin
 std::string merge_rows(const std::vector<std::pair<std::string, std::string>>& files, int expected) {
   const std::string header = csv_header();
   std::map<long, std::string> rows;
+  std::string first_sweep, first_file;
   for (const auto& [name, text] : files) {
     if (text.compare(0, header.size(), header) != 0)
       throw std::runtime_error(name + ": not a sweep table of this version (its header differs)");
@@ -228,6 +238,12 @@ std::string merge_rows(const std::vector<std::pair<std::string, std::string>>& f
       if (stop == row.c_str() || *stop != ',' || index < 0)
         throw std::runtime_error(name + ":" + std::to_string(line) + ": expected a run index, got \"" +
                                  row.substr(0, std::min<std::size_t>(row.size() - 1, 40)) + "\"");
+      const std::string sweep = row.substr(std::size_t(stop - row.c_str()) + 1, 8);
+      if (first_sweep.empty()) first_sweep = sweep, first_file = name;
+      if (sweep != first_sweep)
+        throw std::runtime_error(name + ":" + std::to_string(line) + ": run " + std::to_string(index) + " is from sweep " +
+                                 sweep + ", " + first_file + " from sweep " + first_sweep +
+                                 " (shards of different sweeps: other experiments, seeds or ablations)");
       if (!rows.emplace(index, row).second)
         throw std::runtime_error(name + ":" + std::to_string(line) + ": run " + std::to_string(index) +
                                  " appears twice (overlapping shards?)");

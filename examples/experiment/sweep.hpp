@@ -21,6 +21,7 @@ namespace sg::sweep {
 
 struct RunSpec {
   int index = 0;
+  std::string sweep;       // 8 hex digits naming the whole plan: every shard's rows carry it
   std::string experiment;  // as given: a built-in name or a file
   std::string label;       // the experiment's label (its name, plus a hash when not a built-in)
   unsigned long long seed = 0;
@@ -58,8 +59,9 @@ std::string csv_header();
 std::string csv_row(const RunSpec& run, const train::Result* result, const std::string& error);
 
 // Concatenated shard files' rows (headers checked equal, then dropped) -> the whole table.
-// Throws std::runtime_error for differing headers, a repeated or missing run index, or a line
-// that is not a row; `expected` > 0 also requires exactly that many runs.
+// Throws std::runtime_error for differing headers, rows of different sweeps, a repeated or
+// missing run index, or a line that is not a row; `expected` > 0 also requires exactly that
+// many runs.
 std::string merge_rows(const std::vector<std::pair<std::string, std::string>>& files, int expected = 0);
 
 // A Markdown table, one line per (experiment, ablation) group, in order of first appearance.
