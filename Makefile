@@ -19,7 +19,7 @@ OPT      ?= -O3
 BUILD    ?= build
 EIGEN_INC ?= /usr/include/eigen3
 
-# Determinism rules (docs: DESIGN.md): no -ffast-math, contraction pinned off so that an
+# Determinism rules (README, "Determinism and build flags"): no -ffast-math, contraction pinned off so that an
 # expression rounds the same way in every loop version; Eigen's own threading off -- we
 # parallelize over disjoint output rows ourselves.  -fno-math-errno only lets sqrt inline;
 # it changes no value.
