@@ -69,7 +69,8 @@ CORE_PKGS  := $(EIGEN_INC)/Eigen/Core=libeigen3-dev /usr/include/nlohmann/json.h
 TEST_PKGS  := /usr/include/doctest/doctest.h=doctest-dev
 BENCH_PKGS := /usr/include/benchmark/benchmark.h=libbenchmark-dev
 FUZZ_PKGS  := /usr/bin/clang++-14=clang-14 \
-              /usr/lib/llvm-14/lib/clang/14.0.6/lib/linux/libclang_rt.fuzzer-x86_64.a=libclang-rt-14-dev
+              /usr/lib/llvm-14/lib/clang/14.0.6/lib/linux/libclang_rt.fuzzer-x86_64.a=libclang-rt-14-dev \
+              /usr/lib/llvm-14/lib/clang/14.0.6/include/omp.h=libomp-14-dev
 
 GOALS := $(or $(MAKECMDGOALS),all)
 NEED  := $(CORE_PKGS)
@@ -156,10 +157,12 @@ tutorials: $(TUTORIALS)
 run: $(CLI)
 	./$(CLI) train --overwrite
 
-# The suite runs at 2 threads; the determinism tests switch thread counts themselves.
+# The suite runs at 2 threads; the determinism tests switch thread counts themselves. Then the
+# XOR tutorial, and a short kill campaign (12 SIGKILLs at random moments; by hand: 100).
 test: $(TEST_BIN) $(CLI) $(TUTORIALS)
 	OMP_NUM_THREADS=2 SPHEREGRAD_CLI=./$(CLI) ./$(TEST_BIN)
 	./$(BUILD)/tutorial_xor > /dev/null && echo "tutorial_xor: learned XOR (4 of 4 correct)"
+	SPHEREGRAD_CLI=./$(CLI) bash tests/kill_campaign.sh 12 800
 
 # Extra arguments for Google Benchmark, e.g. make bench BENCH_ARGS=--benchmark_filter=Repulsion
 bench: $(BENCH_BIN)
@@ -191,7 +194,8 @@ $(PEER_LIBTORCH): bench/peer/ex17_libtorch.cpp | torch-deps
 bench-compare: $(BENCH_BIN) $(CLI) $(PEER_LIBTORCH) | torch-deps
 	/usr/bin/python3 bench/peer/compare.py --bench $(BENCH_BIN) --cli $(CLI) --libtorch $(PEER_LIBTORCH) $(COMPARE_ARGS)
 
-# libFuzzer (clang) on the three parsers of untrusted files, FUZZ_SECONDS each. The seed corpora
+# libFuzzer (clang) on the three parsers of untrusted files and on resuming a run from a
+# checkpoint (the whole library, built with clang), FUZZ_SECONDS each. The seed corpora
 # live in tests/fuzz/corpus/; new inputs collect in build/fuzz/, crashes as build/fuzz/crash-*.
 # A crash found is fixed and its input added to the seed corpus as a regression case.
 FUZZ_SECONDS ?= 30
@@ -199,8 +203,23 @@ FUZZ_FLAGS := -std=c++20 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitiz
 FUZZ_EXPERIMENT_SRCS := tests/fuzz/fuzz_experiment.cpp examples/experiment/experiment.cpp examples/experiment/load.cpp \
                         examples/experiment/json_reader.cpp examples/color/color.cpp \
                         nn/models.cpp schedule/*.cpp $(EXPERIMENTS_SRC)
-fuzz: deps $(EXPERIMENTS_SRC)
-	@mkdir -p build/fuzz/work-dopesheet build/fuzz/work-safetensors build/fuzz/work-experiment
+FUZZ_LIB_FLAGS := -march=$(ARCH) -fopenmp -ffp-contract=off -DEIGEN_DONT_PARALLELIZE -DEIGEN_STACK_ALLOCATION_LIMIT=524288 \
+                  -isystem $(EIGEN_INC)
+# The checkpoint harness links the library (all but the command line), built with clang into
+# build/fuzz/obj/ (make -j2 fuzz builds it on two cores).
+FUZZ_RUN_SRCS := tests/fuzz/fuzz_checkpoint.cpp $(filter-out examples/cli/%,$(LIB_SRCS))
+FUZZ_RUN_OBJS := $(FUZZ_RUN_SRCS:%.cpp=build/fuzz/obj/%.o) build/fuzz/obj/gen/builtin_experiments.o
+build/fuzz/obj/%.o: %.cpp | deps
+	@mkdir -p $(dir $@)
+	clang++-14 $(FUZZ_FLAGS) $(FUZZ_LIB_FLAGS) -MMD -MP -c $< -o $@
+build/fuzz/obj/gen/builtin_experiments.o: $(EXPERIMENTS_SRC) | deps
+	@mkdir -p $(dir $@)
+	clang++-14 $(FUZZ_FLAGS) $(FUZZ_LIB_FLAGS) -c $< -o $@
+build/fuzz/checkpoint: $(FUZZ_RUN_OBJS)
+	clang++-14 $(FUZZ_FLAGS) -fopenmp $^ -o $@ -lmvec
+
+fuzz: deps $(EXPERIMENTS_SRC) build/fuzz/checkpoint
+	@mkdir -p build/fuzz/work-dopesheet build/fuzz/work-safetensors build/fuzz/work-experiment build/fuzz/work-checkpoint
 	clang++-14 $(FUZZ_FLAGS) tests/fuzz/fuzz_dopesheet.cpp schedule/*.cpp -o build/fuzz/dopesheet
 	clang++-14 $(FUZZ_FLAGS) tests/fuzz/fuzz_safetensors.cpp nn/safetensors.cpp -o build/fuzz/safetensors
 	cd build/fuzz && { ./dopesheet -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -print_final_stats=1 \
@@ -213,8 +232,11 @@ fuzz: deps $(EXPERIMENTS_SRC)
 	cd build/fuzz && { ./experiment -max_total_time=$(FUZZ_SECONDS) -max_len=8192 -print_final_stats=1 \
 	  work-experiment ../../tests/fuzz/corpus/experiment > experiment.log 2>&1; rc=$$?; \
 	  grep -E "Done|stat::number_of_executed_units|ERROR" experiment.log; exit $$rc; }
+	cd build/fuzz && { ./checkpoint -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -print_final_stats=1 \
+	  work-checkpoint ../../tests/fuzz/corpus/checkpoint > checkpoint.log 2>&1; rc=$$?; \
+	  grep -E "Done|stat::number_of_executed_units|ERROR" checkpoint.log; exit $$rc; }
 
 clean:
 	rm -rf build
 
--include $(LIB_OBJS:.o=.d) $(TEST_OBJS:.o=.d) $(BENCH_OBJS:.o=.d) $(BUILD)/obj/examples/cli/main.d
+-include $(LIB_OBJS:.o=.d) $(TEST_OBJS:.o=.d) $(BENCH_OBJS:.o=.d) $(BUILD)/obj/examples/cli/main.d $(FUZZ_RUN_OBJS:.o=.d)

@@ -70,7 +70,11 @@ TEST_CASE("cli: bad commands and flags are refused with a clear message") {
   expect("train --threads 2147483648", 2, "--threads expects an integer in [1, 1024], got '2147483648'");
   expect("train --steps 4294967296", 2, "steps: expected an integer in [1, 100000000], got 4294967296");
   expect("train --batch 4294967297", 2, "batch: expected an integer in [2, 65536], got 4294967297");
-  expect("llc /nonexistent --chains 4294967297", 2, "--chains expects an integer in [1, 2147483647], got '4294967297'");
+  expect("llc /nonexistent --chains 4294967297", 2, "--chains expects an integer in [1, 10000], got '4294967297'");
+  expect("llc /nonexistent --batch 65537", 2, "--batch expects an integer in [1, 65536], got '65537'");
+  expect("llc /nonexistent --sweep-nbeta 1:2:4294967297", 2, "--sweep-nbeta COUNT expects an integer in [1, 1000]");
+  expect("llc /nonexistent --chains 10000 --draws 100000", 1,
+         "--chains x (--burn-in + 2 --draws) x the --sweep-nbeta COUNT is 2002000000 values kept in memory");
   expect("sweep --jobs 100000", 2, "--jobs expects an integer in [1, 1024], got '100000'");
   expect("train --steps", 2, "--steps: 1 required N missing");
   // A bad experiment is a usage error too: exit 2, nothing written.

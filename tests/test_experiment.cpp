@@ -200,8 +200,15 @@ TEST_CASE("experiments: malformed files are refused with the JSON path of what i
     CHECK(error.rfind("t.json: " + c.message, 0) == 0);
   }
   CHECK(error_of_text("{\"name\": ").rfind("t.json: not valid JSON: ", 0) == 0);
+  const fs::path dir = test::temp_dir("experiment");
+  std::ofstream(dir / "t.json") << "{\"name\": \"x\", \"dopesheet\": \"no-such.csv\"}";
+  CHECK_THROWS_WITH_AS(train::load_experiment((dir / "t.json").string()),
+                       ((dir / "t.json").string() + ": dopesheet: cannot read '" + (dir / "no-such.csv").string() + "'").c_str(),
+                       train::ExperimentError);
+  fs::remove_all(dir);
+  // A stored experiment (a run's experiment.json, a checkpoint's) never names a file.
   CHECK(error_of_text("{\"name\": \"x\", \"dopesheet\": \"no-such.csv\"}") ==
-        "t.json: dopesheet: cannot read './no-such.csv'");
+        "t.json: dopesheet: a stored experiment holds its dopesheet's lines, not a file name ('no-such.csv')");
   CHECK_THROWS_WITH_AS(train::load_experiment("/dev/zero"), "experiment file '/dev/zero' is larger than 16 MiB",
                        train::ExperimentError);
   CHECK(error_of(ex17()) == "no error");  // the mutations above are the only faults

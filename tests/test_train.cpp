@@ -5,6 +5,7 @@
 #include "tests/test_util.hpp"
 
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -124,6 +125,33 @@ TEST_CASE("train: a non-finite loss stops the run, naming the term and the step"
 #include <chrono>
 #include <thread>
 
+namespace {
+
+// train::run(o) in a child process, which raises SIGKILL right after writing `kill_after`
+// (empty: it runs to its end); returns the child's pid.
+pid_t run_in_child(const train::Options& o, const std::string& kill_after = "") {
+  const pid_t pid = fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    if (!kill_after.empty()) setenv("SPHEREGRAD_KILL_AFTER", kill_after.c_str(), 1);
+    try {
+      train::run(o);
+    } catch (...) {
+      _exit(3);
+    }
+    _exit(0);
+  }
+  return pid;
+}
+
+int wait_for(pid_t pid) {
+  int status = 0;
+  waitpid(pid, &status, 0);
+  return status;
+}
+
+}  // namespace
+
 TEST_CASE("train: a run killed with SIGKILL and resumed ends bit-identical to an uninterrupted one") {
   const fs::path dir = test::temp_dir("test");
   train::Options o = short_run(dir / "whole", 1, 3000, 64, {"snapshot_every=250"});
@@ -138,21 +166,11 @@ TEST_CASE("train: a run killed with SIGKILL and resumed ends bit-identical to an
     killed = dir / ("killed" + std::to_string(attempt));
     train::Options c = o;
     c.out = killed.string();
-    const pid_t pid = fork();
-    REQUIRE(pid >= 0);
-    if (pid == 0) {
-      try {
-        train::run(c);
-      } catch (...) {
-        _exit(3);
-      }
-      _exit(0);
-    }
+    const pid_t pid = run_in_child(c);
     while (!fs::exists(killed / "resume.safetensors")) std::this_thread::sleep_for(std::chrono::microseconds(200));
     std::this_thread::sleep_for(std::chrono::milliseconds(40 >> attempt));
     kill(pid, SIGKILL);
-    int status = 0;
-    waitpid(pid, &status, 0);
+    const int status = wait_for(pid);
     killed_mid_run = WIFSIGNALED(status) && !fs::exists(killed / "summary.json");
   }
   REQUIRE(killed_mid_run);
@@ -179,48 +197,97 @@ TEST_CASE("train: a run killed with SIGKILL and resumed ends bit-identical to an
 
 #include "nn/checkpoint.hpp"
 
+namespace {
+
+// `st` with tensor `name` replaced by `tensor`.
+SafeTensors with_tensor(const SafeTensors& st, const std::string& name, const RawTensor& tensor) {
+  SafeTensors out;
+  out.metadata = st.metadata;
+  for (const std::string& n : st.names()) out.put(n, n == name ? tensor : st.at(n));
+  return out;
+}
+
+template <class T>
+RawTensor raw(const std::string& dtype, const std::vector<std::int64_t>& shape, const std::vector<T>& values) {
+  RawTensor t{dtype, shape, std::vector<std::uint8_t>(values.size() * sizeof(T))};
+  std::memcpy(t.bytes.data(), values.data(), t.bytes.size());
+  return t;
+}
+
+}  // namespace
+
 TEST_CASE("train: a checkpoint is verified before a run resumes from it") {
   const fs::path dir = test::temp_dir("test");
-  const train::Options o = short_run(dir / "run", 1, 300, 64);
-  train::run(o);
-  // Make the finished folder look interrupted at step 200: its metrics rows so far under the
-  // temporary name, and a mid-run checkpoint that counts them (sealed, as the loop writes it).
-  const std::string csv = test::read_file(dir / "run" / "metrics.csv");
+  // A run killed in its final write, holding its last mid-run checkpoint (step 200 of 300) and
+  // the metrics rows written so far.
+  train::Options o = short_run(dir / "run", 1, 300, 64);
+  o.checkpoint_every = 200;
+  REQUIRE(WIFSIGNALED(wait_for(run_in_child(o, "metrics.csv"))));
+  const std::string metrics = test::read_file(dir / "run" / "metrics.csv.tmp");
+  const SafeTensors checkpoint = SafeTensors::load((dir / "run" / "resume.safetensors").string());
+  REQUIRE(checkpoint.metadata.at("step") == "200");
   std::size_t end_of_199 = 0;
-  for (int rows = 0; rows < 201; ++rows) end_of_199 = csv.find('\n', end_of_199) + 1;  // header + 200 rows
-  const SafeTensors final_checkpoint = SafeTensors::load((dir / "run" / "checkpoint.safetensors").string());
-  auto interrupted = [&](const std::map<std::string, std::string>& metadata, bool reseal) {
+  for (int rows = 0; rows < 201; ++rows) end_of_199 = metrics.find('\n', end_of_199) + 1;  // header + 200 rows
+  REQUIRE(checkpoint.metadata.at("metrics_bytes") == std::to_string(end_of_199));
+  // Resume from `st` (sealed again unless told otherwise), as the folder was after the kill.
+  auto resume_from = [&](SafeTensors st, bool reseal = true) {
     fs::remove(dir / "run" / "summary.json");
-    std::ofstream(dir / "run" / "metrics.csv.tmp", std::ios::binary) << csv;
-    SafeTensors st = final_checkpoint;
-    st.metadata["step"] = "200";
-    st.metadata["metrics_bytes"] = std::to_string(end_of_199);
-    for (const auto& [key, value] : metadata) st.metadata[key] = value;
+    std::ofstream(dir / "run" / "metrics.csv.tmp", std::ios::binary) << metrics;
     if (reseal) seal(st);
     st.save((dir / "run" / "resume.safetensors").string());
     train::Options r = train::resume_options((dir / "run").string());
     r.quiet = true;
     return run_error(r);
   };
-  CHECK(interrupted({}, true) == "no error");  // the control: a consistent checkpoint resumes
+  auto with_metadata = [&](const std::map<std::string, std::string>& changes) {
+    SafeTensors st = checkpoint;
+    for (const auto& [key, value] : changes) st.metadata[key] = value;
+    return st;
+  };
+  CHECK(resume_from(checkpoint) == "no error");  // the control: the checkpoint as written resumes
   // A changed byte anywhere -- here one metadata value -- breaks the checksum.
   std::string error;
   try {
-    interrupted({{"seed", "9"}}, false);
+    resume_from(with_metadata({{"seed", "9"}}), false);
   } catch (const std::exception& e) {
     error = e.what();
   }
   CHECK(error.find("checksum mismatch") != std::string::npos);
   // Sealed but inconsistent: a step outside the run, a metrics length that is not a row's end
   // or longer than the file, a count that is no number.
-  CHECK(interrupted({{"step", "7000"}}, true).find("step 7000 is not inside the run (1 .. 299)") != std::string::npos);
-  CHECK(interrupted({{"step", "-1"}}, true).find("step is not a count: '-1'") != std::string::npos);
-  CHECK(interrupted({{"metrics_bytes", std::to_string(end_of_199 - 3)}}, true).find("not at a row's end") !=
+  CHECK(resume_from(with_metadata({{"step", "7000"}})).find("step 7000 is not inside the run (1 .. 299)") !=
         std::string::npos);
-  CHECK(interrupted({{"metrics_bytes", "999999999"}}, true).find("does not hold the 999999999 bytes") != std::string::npos);
+  CHECK(resume_from(with_metadata({{"step", "-1"}})).find("step is not a count: '-1'") != std::string::npos);
+  CHECK(resume_from(with_metadata({{"metrics_bytes", std::to_string(end_of_199 - 3)}})).find("not at a row's end") !=
+        std::string::npos);
+  CHECK(resume_from(with_metadata({{"metrics_bytes", "999999999"}})).find("does not hold the 999999999 bytes") !=
+        std::string::npos);
+  // Every restored tensor must be what this run holds at that step: the optimizer's step count,
+  // a live random state, curves in this run's windows (a window of 0 once divided by zero), the
+  // snapshots of exactly the steps taken.
+  CHECK(resume_from(with_tensor(checkpoint, "optimizer.step", raw<std::int64_t>("I64", {1}, {-5})))
+            .find("the optimizer has taken -5 steps, not the checkpoint's 200") != std::string::npos);
+  CHECK(resume_from(with_tensor(checkpoint, "rng.labels", raw<std::uint64_t>("U64", {4}, {0, 0, 0, 0})))
+            .find("rng.labels is all zero") != std::string::npos);
+  std::vector<double> curve(4 + 200, 0.0);
+  curve[3] = 200;  // window 0
+  CHECK(resume_from(with_tensor(checkpoint, "run.curve.0", raw<double>("F64", {std::int64_t(curve.size())}, curve)))
+            .find("run.curve.0: not the curve of 200 steps in windows of 1") != std::string::npos);
+  const RawTensor& steps = checkpoint.at("run.snapshot_steps");
+  CHECK(resume_from(with_tensor(checkpoint, "run.snapshot_steps", raw<float>("F32", {3}, {0, 50, 100})))
+            .find("run.snapshot_steps") != std::string::npos);
+  CHECK(steps.shape == std::vector<std::int64_t>{4});  // steps 0, 50, 100, 150 of the first 200
+  CHECK(resume_from(with_tensor(checkpoint, "run.snapshot_steps", raw<float>("F32", {4}, {0, 50, 100, 151})))
+            .find("run.snapshot_steps are not the steps this run snapshots") != std::string::npos);
+  // What was run is stored whole: a dopesheet by file name is refused, never opened.
+  train::Json stored = o.experiment.resolved;
+  stored["dopesheet"] = "/etc/passwd";
+  CHECK_THROWS_WITH_AS(resume_from(with_metadata({{"experiment.json", stored.dump()}})),
+                       doctest::Contains("a stored experiment holds its dopesheet's lines, not a file name ('/etc/passwd')"),
+                       train::ExperimentError);
   // A checkpoint resumes only the experiment that wrote it.
   std::ofstream(dir / "run" / "experiment.json") << train::to_text(train::load_experiment("ex-1.3").resolved);
-  CHECK(interrupted({}, true).find("its experiment is not the one in") != std::string::npos);
+  CHECK(resume_from(checkpoint).find("its experiment is not the one in") != std::string::npos);
   fs::remove_all(dir);
 }
 
@@ -237,20 +304,7 @@ TEST_CASE("train: killed after any file of the final write, a run resumes to the
     train::Options c = whole;
     c.out = (dir / point).string();
     c.overwrite = false;
-    const pid_t pid = fork();
-    REQUIRE(pid >= 0);
-    if (pid == 0) {
-      setenv("SPHEREGRAD_KILL_AFTER", point.c_str(), 1);  // the run raises SIGKILL right after that file
-      try {
-        train::run(c);
-      } catch (...) {
-        _exit(3);
-      }
-      _exit(0);
-    }
-    int status = 0;
-    waitpid(pid, &status, 0);
-    REQUIRE(WIFSIGNALED(status));
+    REQUIRE(WIFSIGNALED(wait_for(run_in_child(c, point))));
     // Finished only once summary.json exists, and then nothing is left to resume.
     CHECK(fs::exists(fs::path(c.out) / "summary.json") == (point == "summary.json"));
     if (point != "summary.json") {
@@ -313,5 +367,39 @@ TEST_CASE("train: SIGTERM stops `spheregrad train` at a step boundary with a che
     CAPTURE(f);
     CHECK(test::read_file(fs::path(whole) / f) == test::read_file(run / f));
   }
+  fs::remove_all(dir);
+}
+
+TEST_CASE("train: memory is checked before a run allocates it, against a bound that holds") {
+  const fs::path dir = test::temp_dir("test");
+  // The bound on a step's tape holds from above, and not by orders of magnitude, across models,
+  // batches and the pairwise terms whose tape grows with batch^2.
+  struct Case {
+    int batch;
+    std::vector<std::string> sets;
+  };
+  const std::vector<Case> cases = {
+      {64, {}},
+      {4096, {}},
+      {1024, {"model.hidden=256", "model.depth=3"}},
+      {512, {"regularizers.reg-separate={\"term\": \"uniformity\", \"t\": 2}"}},
+      {1024, {"regularizers.reg-separate={\"term\": \"euclidean-repulsion\", \"form\": \"original\"}"}},
+  };
+  for (const Case& c : cases) {
+    CAPTURE(c.batch);
+    CAPTURE(c.sets.size() ? c.sets[0] : "");
+    train::Options o = short_run(dir / "m", 1, 20, c.batch, c.sets);
+    const train::Result r = train::run(o);
+    INFO("tape " << r.tape_bytes << " bytes, bound " << r.tape_bytes_bound);
+    CHECK(double(r.tape_bytes) <= r.tape_bytes_bound);
+    CHECK(r.tape_bytes_bound <= 4.0 * double(r.tape_bytes));
+  }
+  // Too large for any machine: refused with what it needs, before anything is allocated.
+  train::Options big = short_run(dir / "big", 1, 20, 65536,
+                                 {"regularizers.reg-separate={\"term\": \"uniformity\", \"t\": 2}"});
+  CHECK(run_error(big).find("this run needs about 384.3 GiB (a step at 65536 samples: 384.3 GiB") != std::string::npos);
+  CHECK_FALSE(fs::exists(dir / "big"));
+  train::Options snapshots = short_run(dir / "snapshots", 1, 100000000, 64, {"snapshot_every=1"});
+  CHECK(run_error(snapshots).find("100000002 latent snapshots") != std::string::npos);
   fs::remove_all(dir);
 }

@@ -82,7 +82,7 @@ SweepRange parse_sweep(const std::string& text) {
   SweepRange r;
   r.lo = parse_number("--sweep-nbeta LO", text.substr(0, a).c_str(), 0, false);
   r.hi = parse_number("--sweep-nbeta HI", text.substr(a + 1, b - a - 1).c_str(), 0, false);
-  r.count = int(parse_integer("--sweep-nbeta COUNT", text.substr(b + 1).c_str(), 1));
+  r.count = int(parse_integer("--sweep-nbeta COUNT", text.substr(b + 1).c_str(), 1, 1000));
   if (r.hi < r.lo) throw std::invalid_argument("--sweep-nbeta: HI must be >= LO, got '" + text + "'");
   if (r.count == 1 && r.hi != r.lo) throw std::invalid_argument("--sweep-nbeta: COUNT 1 needs LO == HI");
   return r;
@@ -154,6 +154,11 @@ int llc(Settings s) {
   const double n = s.n > 0 ? s.n : color_training_set_size();
   o.nbeta = s.nbeta > 0 ? s.nbeta : llc::default_nbeta(n);
   set_num_threads(o.threads);
+  // Every chain keeps each step's loss and each draw's acceptance: bounded to 2 GB in all.
+  const double kept = double(s.sweep ? s.sweep->count : 1) * o.chains * (double(o.burn_in) + 2.0 * o.draws);
+  if (kept > 2.5e8)
+    throw std::invalid_argument("--chains x (--burn-in + 2 --draws) x the --sweep-nbeta COUNT is " +
+                                std::to_string((long long)kept) + " values kept in memory; at most 2.5 x 10^8 (2 GB)");
 
   const train::TrainedModel trained = train::load_trained_model(s.path);
   if (!trained.label.empty() && trained.label != "ex-1.7")
@@ -244,15 +249,17 @@ void add_llc(CLI::App& program, int& exit_code) {
   CLI::App* command =
       program.add_subcommand("llc", "estimate the local learning coefficient of a trained model by SGLD");
   command->add_option("RUN_DIR_OR_CHECKPOINT", s->path, "a run folder or its checkpoint.safetensors")->required();
-  add_integer(*command, "--chains", o.chains, 1, "independent chains (default 10)");
-  add_integer(*command, "--draws", o.draws, 1, "steps whose losses are averaged, per chain (default 200)");
-  add_integer(*command, "--burn-in", o.burn_in, 0, "steps discarded first, per chain (default 200; keep it >= draws)");
+  add_integer(*command, "--chains", o.chains, 1, "independent chains (default 10; at most 10^4)", 10000);
+  add_integer(*command, "--draws", o.draws, 1, "steps whose losses are averaged, per chain (default 200; at most 10^8)",
+              100000000);
+  add_integer(*command, "--burn-in", o.burn_in, 0, "steps discarded first, per chain (default 200; keep it >= draws)",
+              100000000);
   add_number(*command, "--eps", o.eps, "step size (default 1e-4)", 0, false);
   add_number(*command, "--gamma", o.gamma, "localization strength (default 100)", 0);
   add_number(*command, "--nbeta", s->nbeta, "inverse temperature times n (default n / ln n)", 0, false);
   add_integer(*command, "--n", s->n, 2, "the n of the default nbeta (default 3600, the HSV cube's colors)");
   add_number(*command, "--weight-decay", o.weight_decay, "an extra Gaussian prior, X |w|^2 / 2 (default 0)", 0);
-  add_integer(*command, "--batch", s->batch, 1, "minibatch size (default 64, as in training)");
+  add_integer(*command, "--batch", s->batch, 1, "minibatch size (default 64, as in training; at most 65536)", 65536);
   add_integer(*command, "--seed", o.seed, 0, "seed of the chains' noise and minibatch streams (default 0)");
   add_integer(*command, "--threads", o.threads, 1,
               "chains run in parallel (default 1; results are identical at any count)", kMaxThreads);

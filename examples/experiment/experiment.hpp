@@ -121,7 +121,10 @@ std::string to_text(const Json& j);
 // An experiment from its JSON, the dopesheet already inline (the schema: experiment.cpp);
 // stock is left false.
 Experiment read_experiment(const Json& j, const std::string& source);
-// An experiment from JSON text (a file's contents); `dir` resolves a dopesheet path.
-Experiment parse_experiment(const std::string& text, const std::string& source, const std::string& dir = ".");
+// A stored experiment -- a run folder's experiment.json, a checkpoint's metadata -- from its
+// JSON text: resolved, its dopesheet inline (a file name there is an error: what was run is
+// never re-read from a path).
+Experiment parse_experiment(const std::string& text, const std::string& source);
+Experiment load_stored_experiment(const std::string& path);
 
 }  // namespace sg::train

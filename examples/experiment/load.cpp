@@ -137,13 +137,17 @@ std::string builtin_text(const std::string& name) {
   return f->text;
 }
 
-Experiment parse_experiment(const std::string& text, const std::string& source, const std::string& dir) {
+Experiment parse_experiment(const std::string& text, const std::string& source) {
   Json j = parse_json(text, source);
-  inline_dopesheet(j, source, dir, false);
+  if (j.is_object() && j.contains("dopesheet") && j["dopesheet"].is_string())
+    throw ExperimentError(source + ": dopesheet: a stored experiment holds its dopesheet's lines, not a file name ('" +
+                          j["dopesheet"].get<std::string>().substr(0, 60) + "')");
   Experiment e = read_experiment(j, source);
   set_stock(e);
   return e;
 }
+
+Experiment load_stored_experiment(const std::string& path) { return parse_experiment(read_small_file(path, "", "experiment file "), path); }
 
 Experiment load_experiment(const std::string& what, const Overrides& overrides) {
   const bool builtin = !is_path(what);

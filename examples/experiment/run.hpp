@@ -2,10 +2,12 @@
 // its outputs and checkpoints (run_folder.cpp). Internal to examples/experiment/.
 #pragma once
 
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -58,11 +60,16 @@ struct WindowMeans {
     v.insert(v.end(), means.begin(), means.end());
     return v;
   }
-  void set_state(const std::vector<double>& v) {
-    window = long(v.at(0));
-    sum = v.at(1);
-    finite = long(v.at(2));
-    seen = long(v.at(3));
+  // A checkpoint's curve, checked against the run it resumes: this window, `steps` values seen.
+  void set_state(const std::vector<double>& v, long steps, const std::string& what) {
+    const long closed = steps / window, open = steps % window;
+    if (v.size() != std::size_t(4 + closed) || v[0] != double(window) || v[3] != double(steps) ||
+        !(v[2] >= 0 && v[2] <= double(open) && v[2] == std::floor(v[2])) || !std::isfinite(v[1]))
+      throw std::runtime_error(what + ": not the curve of " + std::to_string(steps) + " steps in windows of " +
+                               std::to_string(window));
+    sum = v[1];
+    finite = long(v[2]);
+    seen = steps;
     means.assign(v.begin() + 4, v.end());
   }
 };
@@ -130,6 +137,7 @@ class Run {
   std::vector<Parameter<float>> params_;
   Adam<float> adam_;
   int k_ = 0, steps_ = 0;
+  double step_bytes_ = 0;  // the bound on a step's tape (step_bytes_bound in train.cpp)
   int lr_column_ = -1, recon_column_ = -1, fraction_column_ = -1, hues_column_ = -1, vibrancies_column_ = -1;
   std::vector<BoundRegularizer> regs_;
   std::vector<Source> sources_;

@@ -134,36 +134,46 @@ int Run::restore() {
   // row of the metrics file beside it (a resumed run appends to exactly those rows).
   const std::string folder_experiment = out_dir_ + "/experiment.json";
   if (!std::filesystem::exists(folder_experiment) ||
-      load_experiment(folder_experiment).resolved != exp_.resolved)
+      load_stored_experiment(folder_experiment).resolved != exp_.resolved)
     throw std::runtime_error(path + ": its experiment is not the one in " + folder_experiment +
                              " (a checkpoint resumes only the run that wrote it)");
   const long long completed = parse_count(st.metadata.at("step"), path + ": step");
   if (completed < 1 || completed >= steps_)
     throw std::runtime_error(path + ": step " + std::to_string(completed) + " is not inside the run (1 .. " +
                              std::to_string(steps_ - 1) + ")");
+  // Every restored field has exactly the shape and the range this run at this step implies.
   load_parameters(st, params_);
   load_optimizer(st, adam_);
+  if (adam_.steps_taken() != completed)
+    throw std::runtime_error(path + ": the optimizer has taken " + std::to_string(adam_.steps_taken()) +
+                             " steps, not the checkpoint's " + std::to_string(completed));
   std::array<std::uint64_t, 4> state{};
-  st.get_u64("rng.sampler", {4}, state);
-  sampler_rng_.set_state(state);
-  st.get_u64("rng.labels", {4}, state);
-  label_rng_.set_state(state);
+  for (auto [name, rng] : {std::pair{"rng.sampler", &sampler_rng_}, std::pair{"rng.labels", &label_rng_}}) {
+    st.get_u64(name, {4}, state);
+    if (state == std::array<std::uint64_t, 4>{})
+      throw std::runtime_error(path + ": " + name + " is all zero (not a state of the generator)");
+    rng->set_state(state);
+  }
   if (st.contains("run.drift_reference")) {
-    const std::vector<std::int64_t>& shape = st.at("run.drift_reference").shape;
-    Matrix<float> ref(shape.at(0), shape.at(1));
-    st.get_f32("run.drift_reference", shape, {ref.data(), std::size_t(ref.size())});
+    Matrix<float> ref(6, k_);  // the drift anchor's reference: the 6-hue ring, encoded
+    st.get_f32("run.drift_reference", {6, k_}, {ref.data(), std::size_t(ref.size())});
     drift_.capture(ref);
   }
   const std::vector<WindowMeans*> all = curves();
   for (std::size_t c = 0; c < all.size(); ++c) {
     const std::string name = "run.curve." + std::to_string(c);
-    std::vector<double> v(std::size_t(st.at(name).shape.at(0)));
+    std::vector<double> v(std::size_t(4 + completed / all[c]->window));
     st.get_f64(name, {std::int64_t(v.size())}, v);
-    all[c]->set_state(v);
+    all[c]->set_state(v, long(completed), path + ": " + name);
   }
-  snapshot_steps_.resize(std::size_t(st.at("run.snapshot_steps").shape.at(0)));
-  st.get_f32("run.snapshot_steps", {std::int64_t(snapshot_steps_.size())}, snapshot_steps_);
-  snapshots_.resize(std::size_t(st.at("run.snapshots").shape.at(0)));
+  // Snapshots are taken before the steps 0, snapshot_every, 2 snapshot_every, ... of the run.
+  const long long taken = exp_.snapshot_every > 0 ? (completed - 1) / exp_.snapshot_every + 1 : 0;
+  snapshot_steps_.resize(std::size_t(taken));
+  st.get_f32("run.snapshot_steps", {taken}, snapshot_steps_);
+  for (long long i = 0; i < taken; ++i)
+    if (snapshot_steps_[std::size_t(i)] != float(i * exp_.snapshot_every))
+      throw std::runtime_error(path + ": run.snapshot_steps are not the steps this run snapshots");
+  snapshots_.resize(std::size_t(taken * validation_.size() * k_));
   st.get_f32("run.snapshots", {std::int64_t(snapshots_.size())}, snapshots_);
 
   // The metrics written so far, cut back to the checkpoint's rows (a killed run may have
@@ -321,7 +331,7 @@ FinishedRun load_run(const std::string& dir) {
   const std::string summary_path = dir + "/summary.json", experiment_path = dir + "/experiment.json";
   for (const std::string& p : {experiment_path, summary_path})
     if (!std::filesystem::is_regular_file(p)) throw std::runtime_error(dir + " is not a finished run folder: no " + p);
-  FinishedRun run{load_experiment(experiment_path), {}};
+  FinishedRun run{load_stored_experiment(experiment_path), {}};
   std::ifstream in(summary_path);
   const nlohmann::json s = nlohmann::json::parse(in, nullptr, false);
   try {

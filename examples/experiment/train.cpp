@@ -12,6 +12,7 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <stdexcept>
 
 #include "examples/experiment/run.hpp"
@@ -48,6 +49,39 @@ void check_finite(double v, const std::string& what, int step) {
                              std::to_string(v) + ")");
 }
 
+// An upper bound on one training step's tape (values and gradients of every node) at `rows`
+// samples, known before anything is allocated: per sample, 6 nodes per unit of every layer
+// and 16 per bottleneck dimension for each term; for each pairwise term (Euclidean repulsion,
+// uniformity), 12 B x B nodes. tests/test_train.cpp checks it against the tape it bounds.
+double step_bytes_bound(const Experiment& e, int k, long rows) {
+  const MlpSpec& m = e.model;
+  double per_sample = 6.0 * (3 + 2.0 * m.depth * m.hidden + k + 3) + 64, pairwise = 0;
+  for (const Regularizer& r : e.regularizers) {
+    if (!r.enabled) continue;
+    per_sample += 16.0 * k;
+    if (r.kind == TermKind::EuclideanRepulsion || r.kind == TermKind::Uniformity) pairwise += 12;
+  }
+  return 2 * sizeof(float) * (double(rows) * per_sample + double(rows) * double(rows) * pairwise) + (1 << 20);
+}
+
+// Memory this machine can give (MemAvailable in /proc/meminfo; the physical memory where that
+// file is missing), in bytes.
+double available_memory_bytes() {
+  std::ifstream in("/proc/meminfo");
+  for (std::string key; in >> key;) {
+    double kb = 0;
+    if (key == "MemAvailable:" && in >> kb) return kb * 1024;
+    in.ignore(1 << 10, '\n');
+  }
+  return double(sysconf(_SC_PHYS_PAGES)) * double(sysconf(_SC_PAGE_SIZE));
+}
+
+std::string gib(double bytes) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.1f GiB", bytes / double(1 << 30));
+  return buf;
+}
+
 long peak_rss_kb() {
   rusage usage{};
   getrusage(RUSAGE_SELF, &usage);
@@ -77,6 +111,16 @@ Run::Run(const Options& o)
   int largest = batch_;
   for (const Source& s : sources_)
     if (s.full_batch()) largest = std::max(largest, s.spec->set.size());
+  steps_ = exp_.steps >= 0 ? exp_.steps : timeline_.length();
+  // What the run will hold, checked against what the machine has before it is allocated.
+  step_bytes_ = step_bytes_bound(exp_, k_, largest);
+  const double snapshots = exp_.snapshot_every > 0 ? (double(steps_) / exp_.snapshot_every + 2) : 0;
+  const double snapshot_bytes = snapshots * validation_.size() * k_ * sizeof(float);
+  if (const double available = available_memory_bytes(); step_bytes_ + snapshot_bytes > 0.8 * available)
+    throw std::runtime_error(exp_.label() + ": this run needs about " + gib(step_bytes_ + snapshot_bytes) + " (a step at " +
+                             std::to_string(largest) + " samples: " + gib(step_bytes_) + "; " + std::to_string(long(snapshots)) +
+                             " latent snapshots: " + gib(snapshot_bytes) + "), more than 80% of the " + gib(available) +
+                             " this machine has available: lower the batch, or snapshot less often (snapshot_every)");
   index_.resize(largest);
   focus_of_sample_.resize(largest);
   for (const color::LabelRule& rule : rules_) {
@@ -87,7 +131,6 @@ Run::Run(const Options& o)
   curve_reg_.resize(regs_.size());
   curve_sched_.resize(sheet_.properties.size());
   mark_ = tape_.mark();
-  steps_ = exp_.steps >= 0 ? exp_.steps : timeline_.length();
   // Reserved once, so that logging a step never allocates.
   const long window = std::max(1, steps_ / 500);
   for (WindowMeans* c : curves()) {
@@ -315,6 +358,8 @@ Result Run::train() {
     if (r.spec->kind == TermKind::AngularRepulsion && !r.spec->angular.shift && r.spec->angular.power == 10)
       result.metrics.separate_final = r.last_raw;
   result.peak_rss_kb = peak_rss_kb();
+  result.tape_bytes = tape_.arena_bytes();
+  result.tape_bytes_bound = step_bytes_;
   if (o_.write_outputs) write_outputs(result);
   return result;
 }

@@ -71,6 +71,8 @@ struct Result {
   int steps = 0;
   double train_seconds = 0, steps_per_second = 0;
   long peak_rss_kb = 0;
+  std::size_t tape_bytes = 0;   // the tape's arena after the last step
+  double tape_bytes_bound = 0;  // the bound on it the run was checked against before it began
   double final_total = 0, final_recon = 0;
   color::FinalMetrics metrics;
   std::vector<GradientProbe> probes;  // with Options::probe_every

@@ -10,7 +10,7 @@
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   try {
     const sg::train::Experiment e =
-        sg::train::parse_experiment(std::string(reinterpret_cast<const char*>(data), size), "fuzz.json", "/nonexistent");
+        sg::train::parse_experiment(std::string(reinterpret_cast<const char*>(data), size), "fuzz.json");
     (void)sg::train::to_text(e.resolved);
   } catch (const sg::train::ExperimentError&) {
   }
