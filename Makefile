@@ -158,11 +158,14 @@ run: $(CLI)
 	./$(CLI) train --overwrite
 
 # The suite runs at 2 threads; the determinism tests switch thread counts themselves. Then the
-# XOR tutorial, and a short kill campaign (12 SIGKILLs at random moments; by hand: 100).
+# XOR tutorial, a short kill campaign (12 SIGKILLs at random moments; by hand: 100) and the
+# adversarial probes of tests/probes.sh (its table in $(BUILD)/probes.txt).
 test: $(TEST_BIN) $(CLI) $(TUTORIALS)
 	OMP_NUM_THREADS=2 SPHEREGRAD_CLI=./$(CLI) ./$(TEST_BIN)
 	./$(BUILD)/tutorial_xor > /dev/null && echo "tutorial_xor: learned XOR (4 of 4 correct)"
 	SPHEREGRAD_CLI=./$(CLI) bash tests/kill_campaign.sh 12 800
+	SPHEREGRAD_CLI=./$(CLI) bash tests/probes.sh > $(BUILD)/probes.txt || { cat $(BUILD)/probes.txt; exit 1; }
+	tail -1 $(BUILD)/probes.txt
 
 # Extra arguments for Google Benchmark, e.g. make bench BENCH_ARGS=--benchmark_filter=Repulsion
 bench: $(BENCH_BIN)
