@@ -100,7 +100,7 @@ template <class T> Tensor<T> planarity(Tensor<T> z) {
 
 // ---------------------------------------------------------------- repulsion
 
-// The reference composition, step for step as SPEC.md writes it: the mask is decided on the
+// The reference composition, step for step as docs/losses.md writes it: the mask is decided on the
 // raw similarities and applied before the shift, so with shift a masked entry contributes the
 // constant 0.5^p (zero gradient), as in the original.
 template <class T> Tensor<T> angular_repulsion(Tensor<T> z, AngularRepulsion options) {

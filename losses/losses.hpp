@@ -1,4 +1,4 @@
-// losses/losses.hpp -- the hyperspherical loss terms of SPEC.md section 4.
+// losses/losses.hpp -- the hyperspherical loss terms (docs/losses.md).
 //
 // Contract:
 // - Every term takes the bottleneck z (B,k), one row per sample, and returns one value per
@@ -13,7 +13,7 @@
 //   matrices, so a training step that uses these terms allocates nothing after warm-up.
 // - Bad arguments throw std::invalid_argument (ShapeError for shapes) naming the term.
 // - docs/losses.md lists every formula, the geometry each term controls, and the choices made
-//   where SPEC.md is silent.
+//   where the published formulas are silent.
 #pragma once
 
 #include <vector>
@@ -103,7 +103,7 @@ template <class T> Tensor<T> angular_anchor(Tensor<T> z, const std::vector<doubl
 
 // Anti-anchor: hemi: l_i = max(cos(z_i, a), 0) -- pushes latents out of the hemisphere around a,
 // and is indifferent inside the other one; otherwise l_i = (cos(z_i, a) + 1) / 2 -- pushes them
-// toward -a everywhere. SPEC's use: a = anti-red, axis(k, 0, -1).
+// toward -a everywhere. The research's use: a = anti-red, axis(k, 0, -1).
 template <class T> Tensor<T> anti_anchor(Tensor<T> z, const std::vector<double>& a, bool hemi);
 
 // Drift anchor: capture() stores a copy of the latents of a reference set when an event fires

@@ -81,7 +81,7 @@ template <class T>
     for (int g = 0; g < kGroup; ++g) s[g] += ui * load8(q.unit_t + c * q.stride + j + 8 * g);
   }
   for (int g = 0; g < kGroup; ++g) {
-    // The mask is decided on the raw similarity and applied before the shift (as SPEC.md orders).
+    // The mask is decided on the raw similarity and applied before the shift (as docs/losses.md orders).
     const V d = s[g] - T(1);
     out.keep[g] = (d <= q.threshold && d >= -q.threshold) ? V{} : V{} + T(1);
     out.f[g] = s[g] * out.keep[g];

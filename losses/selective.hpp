@@ -1,4 +1,4 @@
-// losses/selective.hpp -- selective (per-sample) weighting, SPEC.md section 5.
+// losses/selective.hpp -- selective (per-sample) weighting, docs/research.md, "Labels".
 //
 // Contract:
 // - A regularizer may carry label affinities {label: strength}. For each sample,

@@ -1,4 +1,4 @@
-// nn/models.hpp -- the autoencoders of the color experiments (SPEC.md section 3).
+// nn/models.hpp -- the autoencoders of the color experiments (docs/research.md, "Models").
 //
 // Contract: every builder returns an Autoencoder whose forward gives the reconstruction and the
 // bottleneck z (the tensor the regularizers act on). Parameters are drawn from `rng` in

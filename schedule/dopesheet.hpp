@@ -1,4 +1,4 @@
-// Dopesheet: the keyframe CSV of SPEC.md section 7, parsed and resolved to absolute steps.
+// Dopesheet: the keyframe CSV of docs/schedule.md, parsed and resolved to absolute steps.
 //
 // Contract. parse_dopesheet() reads the format of the original tool unchanged: a header of
 // reserved columns (STEP, PHASE, ACTION) and properties `name[:space[:timing]]`; STEP cells

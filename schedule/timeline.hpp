@@ -1,4 +1,4 @@
-// Timeline: plays a Dopesheet one step at a time, with the semantics of SPEC.md section 7.
+// Timeline: plays a Dopesheet one step at a time, with the semantics of docs/schedule.md.
 //
 // Contract. After construction the timeline is at step 0; step() moves to the next step by
 // (1) incrementing the step, (2) advancing every property's clock by one, (3) processing the

@@ -2,7 +2,7 @@
 //
 // Contract. A Transition holds a value, and on retarget(target, duration) moves from its
 // current state to `target` over `duration` clock units (steps, for the Timeline), with one
-// of three timing functions (SPEC.md section 7):
+// of three timing functions (docs/schedule.md):
 //   minjerk   the quintic that starts from the current (value, velocity, acceleration) and
 //             arrives at rest; re-planning mid-flight is continuous in all three;
 //   linear    a straight line from the current value (continuous in value only);
@@ -30,7 +30,7 @@ struct MotionState {
 };
 
 // Minimum-jerk quintic y(tau) = sum c[k] tau^k, tau = t / duration clamped to [0, 1], from
-// `start` to rest at `target`. Closed form of the six boundary conditions (SPEC.md section 7).
+// `start` to rest at `target`. Closed form of the six boundary conditions (docs/schedule.md).
 struct MinJerk {
   std::array<double, 6> c{};
   double target = 0.0;

@@ -51,7 +51,7 @@ TEST_CASE("label rates under the Ex 1.7 sampler: exact expectation and Monte Car
   }
   expected_red /= total;
   expected_vibrant /= total;
-  // SPEC.md: red 0.24 %, vibrant 1.94 % of samples (published to two significant digits).
+  // Published: red 0.24 %, vibrant 1.94 % of samples (published to two significant digits).
   CHECK(expected_red == doctest::Approx(0.0024).epsilon(0.03));
   CHECK(expected_vibrant == doctest::Approx(0.0194).epsilon(0.01));
 

@@ -1,4 +1,4 @@
-// Tests of milestone 2 (SPEC.md section 10): the interventions at the bottleneck (suppression,
+// Tests of milestone 2 (docs/research.md, section 5): the interventions at the bottleneck (suppression,
 // repulsion, ablation, pruning), the similarity score, the M2 presets, and `spheregrad
 // intervene` end to end. Every case is named "m2 ...": run them with -tc='*m2*'.
 #include <doctest/doctest.h>

@@ -32,7 +32,7 @@ struct Keyframe {
 };
 
 // The first value until the first keyframe, rest-to-rest minimum jerk between keyframes, then
-// the last value held (SPEC.md section 7; the realization spheregrad's timeline computes).
+// the last value held (docs/schedule.md; the realization spheregrad's timeline computes).
 double realized(const std::vector<Keyframe>& k, int step) {
   if (step <= k.front().step) return k.front().value;
   for (std::size_t i = 0; i + 1 < k.size(); ++i)

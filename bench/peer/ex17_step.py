@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """The Ex 1.7 training step in PyTorch, written to match spheregrad's step operation by operation.
 
-One step (SPEC.md sections 1-6, examples/experiment/train.cpp: Run::train_step):
+One step (docs/research.md and docs/losses.md, examples/experiment/train.cpp: Run::train_step):
   - set Adam's lr and the five regularizer weights from the Ex 1.7 dopesheet at this step
     (the same keyframes and minimum-jerk transitions that spheregrad realizes);
   - sample B cells of the HSV cube (36 x 10 x 10) with replacement, probability = bias;
@@ -33,7 +33,7 @@ import time
 import torch
 import torch.nn.functional as F
 
-# Ex 1.7 keyframes (SPEC.md section 7), resolved to absolute steps: {column: [(step, value)]}.
+# Ex 1.7 keyframes (docs/schedule.md), resolved to absolute steps: {column: [(step, value)]}.
 EX17_KEYFRAMES = {
     "lr": [(0, 1e-8), (10, 0.01), (5000, 0.01), (10000, 0.005)],
     "reg-separate": [(0, 0.001), (500, 0.02), (2500, 0.01), (5000, 0.001)],

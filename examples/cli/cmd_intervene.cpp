@@ -205,7 +205,7 @@ void add_intervene(CLI::App& program, int& exit_code) {
   command->add_flag("--quiet", s->quiet, "print nothing on stdout");
   command->add_flag("--overwrite", s->overwrite, "replace earlier results of the same intervention, or the table");
   command->footer(
-      "Intervenes on the bottleneck of trained color autoencoders (SPEC.md section 10) and measures\n"
+      "Intervenes on the bottleneck of trained color autoencoders (docs/research.md, section 5) and measures\n"
       "how precisely the intervention hits its concept: every color's reconstruction MSE before\n"
       "and after, on the RGB 8^3 cube, the 17 named colors, HSV slices and a hue sweep.\n"
       "\n"

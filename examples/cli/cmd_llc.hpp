@@ -10,7 +10,7 @@
 
 namespace sg::cli {
 
-// The number of training colors: the cells of the HSV cube (SPEC.md section 1), the n of the
+// The number of training colors: the cells of the HSV cube (docs/research.md, "Colors and data"), the n of the
 // default nβ = n / ln n.
 int color_training_set_size();
 

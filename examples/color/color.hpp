@@ -1,4 +1,4 @@
-// examples/color/color.hpp -- the color domain of the experiments (SPEC.md sections 1, 2 and 9).
+// examples/color/color.hpp -- the color domain of the experiments (docs/research.md).
 //
 // Contract:
 // - Colors are RGB in [0,1]^3; HSV is the standard hexcone model with h, s, v in [0,1], h cyclic.
@@ -71,7 +71,7 @@ struct LabelRule {
 
 // ------------------------------------------------------------------ curriculum focus
 
-// The "levels" filter of the curricula (SPEC.md section 7), driven by a scheduled fraction f:
+// The "levels" filter of the curricula (docs/schedule.md), driven by a scheduled fraction f:
 // out_low + clip((w - in_low) / (1 - in_low), 0, 1) (1 - out_low), with in_low = interp(f,
 // [0, 0.5] -> [0.99, 0]) and out_low = interp(f, [0.5, 1] -> [0, 1]). f = 0 keeps only
 // w >= 0.99 (as 1), f = 0.5 leaves w unchanged, f = 1 maps everything to 1.

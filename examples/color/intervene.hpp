@@ -1,5 +1,5 @@
 // examples/color/intervene.hpp -- interventions on a trained color autoencoder's bottleneck, and the
-// score that says how precisely they hit a concept (SPEC.md section 10).
+// score that says how precisely they hit a concept (docs/research.md, "Interventions").
 //
 // Contract:
 // - Latent edits act at evaluation time on bottleneck rows x (n, k) and a unit concept
@@ -21,7 +21,7 @@
 //   model that never had the dim computes. Ablation and pruning therefore agree (up to the
 //   rounding of sums of different lengths; tested), and both differ from zeroing a latent
 //   after the normalization, which would leave the other dims shorter than 1.
-// - Score: over a color set (SPEC: the RGB 8^3 cube), r is the Pearson correlation between
+// - Score: over a color set (published: the RGB 8^3 cube), r is the Pearson correlation between
 //   sim(color, concept)^p and the per-color MSE after the intervention, and R^2 = r^2 -- which
 //   equals the coefficient of determination of the least-squares line MSE ~ c0 + c1 sim^p.
 //   sim = eff (1 - |s1 - s2|) (1 - |v1 - v2|), eff = r hue_sim + (1 - r), r = (s1 v1 + s2 v2)/2,
@@ -45,7 +45,7 @@ namespace sg::intervene {
 // ------------------------------------------------------------------ latent edits
 
 struct Falloff {
-  double a0 = 0, b = 1, p = 2;  // SPEC's typical values
+  double a0 = 0, b = 1, p = 2;  // the published typical values
   double operator()(double a) const;
   void check() const;  // 0 <= a0 < 1, 0 <= b <= 1, p >= 0 (finite)
 };
@@ -106,7 +106,7 @@ Concept find_concept(const train::Experiment& experiment, const std::string& lab
 // The colors that concepts stand for (HSV): red = (0, 1, 1).
 std::vector<std::pair<std::string, color::Hsv>> concept_colors();
 
-// SPEC.md section 10's similarity of two HSV colors (hemi form, angular hue), in [0, 1].
+// The score's similarity (docs/research.md, section 5) of two HSV colors (hemi form, angular hue), in [0, 1].
 double hsv_similarity(color::Hsv a, color::Hsv b);
 
 // Least squares y ~ intercept + slope x, the Pearson r and R^2 = r^2. NaN where x or y is
