@@ -6,6 +6,7 @@
 #   make bench        build and run the Google Benchmark suites
 #   make bench-report the suites with repetitions, as the Markdown tables of docs/performance.md
 #   make bench-compare the Ex 1.7 training step against PyTorch and LibTorch, side by side
+#   make pytorch-example a run's checkpoint loaded into PyTorch (docs/pytorch.md)
 #   make clean        remove build/
 #
 # Missing system packages (Eigen, doctest, Google Benchmark, nlohmann-json, CLI11) are installed
@@ -84,7 +85,7 @@ ifneq ($(filter fuzz,$(GOALS)),)
   NEED += $(FUZZ_PKGS)
 endif
 
-.PHONY: all run test bench bench-report bench-compare torch-deps clean deps tutorials fuzz
+.PHONY: all run test bench bench-report bench-compare torch-deps clean deps tutorials fuzz pytorch-example
 # Keep object files that only a tutorial uses (make would delete them as intermediates).
 .SECONDARY:
 
@@ -196,6 +197,14 @@ $(PEER_LIBTORCH): bench/peer/ex17_libtorch.cpp | torch-deps
 # Extra arguments for bench/peer/compare.py, e.g. COMPARE_ARGS="--rounds 5 --batches 64,4096"
 bench-compare: $(BENCH_BIN) $(CLI) $(PEER_LIBTORCH) | torch-deps
 	/usr/bin/python3 bench/peer/compare.py --bench $(BENCH_BIN) --cli $(CLI) --libtorch $(PEER_LIBTORCH) $(COMPARE_ARGS)
+
+# docs/pytorch.md's example: a run's checkpoint loaded into PyTorch with strict=True, its latents
+# reproduced. Optional (never part of make test); installs Debian's python3-torch when missing.
+pytorch-example: $(CLI)
+	@missing=""; /usr/bin/python3 -c "import torch, numpy" 2>/dev/null || missing=" python3-torch python3-numpy"; \
+	$(INSTALL_MISSING)
+	./$(CLI) train --overwrite --quiet --out $(BUILD)/pytorch-example
+	/usr/bin/python3 examples/python/load_in_pytorch.py $(BUILD)/pytorch-example
 
 # libFuzzer (clang) on the three parsers of untrusted files and on resuming a run from a
 # checkpoint (the whole library, built with clang), FUZZ_SECONDS each. The seed corpora

@@ -2,8 +2,9 @@
 //
 // Contract:
 // - Parameters are stored under their own names ("encoder.0.weight"), as F32 (float models) or
-//   F64 (double), with their (rows, cols) shape: a PyTorch user can load them into the same
-//   architecture with safetensors.torch.load_file.
+//   F64 (double), with PyTorch's shapes -- a weight (out, in), a bias [out] -- so that a PyTorch
+//   user loads them into the same architecture with load_state_dict(strict=True)
+//   (docs/pytorch.md). A bias stored as [1, out], as checkpoints before 0.2 hold it, still loads.
 // - Optimizer state goes under "optimizer.<state name>" ("optimizer.exp_avg.encoder.0.weight")
 //   and its step count under "optimizer.step" (I64, shape [1]). The prefixes "rng." and "run." are
 //   the caller's (the training loop keeps its random streams and resumable state there).
@@ -42,15 +43,17 @@ inline void check_seal(const SafeTensors& st) {
 namespace detail {
 
 template <class T>
-void put_matrix(SafeTensors& st, const std::string& name, const T* data, long rows, long cols) {
-  const std::vector<std::int64_t> shape = {rows, cols};
+void put_matrix(SafeTensors& st, const std::string& name, const T* data, long rows, long cols, bool vector = false) {
+  const std::vector<std::int64_t> shape = vector ? std::vector<std::int64_t>{cols} : std::vector<std::int64_t>{rows, cols};
   if constexpr (std::is_same_v<T, float>) st.put_f32(name, shape, {data, std::size_t(rows * cols)});
   else st.put_f64(name, shape, {data, std::size_t(rows * cols)});
 }
 
+// A vector (1 x N) is read from [N], or from [1, N] as older checkpoints store it.
 template <class T>
-void get_matrix(const SafeTensors& st, const std::string& name, T* data, long rows, long cols) {
-  const std::vector<std::int64_t> shape = {rows, cols};
+void get_matrix(const SafeTensors& st, const std::string& name, T* data, long rows, long cols, bool vector = false) {
+  std::vector<std::int64_t> shape = {rows, cols};
+  if (vector && !(st.contains(name) && st.at(name).shape == shape)) shape = {cols};
   if constexpr (std::is_same_v<T, float>) st.get_f32(name, shape, {data, std::size_t(rows * cols)});
   else st.get_f64(name, shape, {data, std::size_t(rows * cols)});
 }
@@ -64,7 +67,7 @@ inline bool is_reserved(const std::string& name) {
 template <class T>
 void save_parameters(SafeTensors& st, const std::vector<Parameter<T>>& params) {
   for (const Parameter<T>& p : params)
-    detail::put_matrix(st, p.name, p.tensor.data(), p.tensor.rows(), p.tensor.cols());
+    detail::put_matrix(st, p.name, p.tensor.data(), p.tensor.rows(), p.tensor.cols(), p.vector);
 }
 
 template <class T>
@@ -72,7 +75,7 @@ void load_parameters(const SafeTensors& st, const std::vector<Parameter<T>>& par
   std::set<std::string> expected;
   for (const Parameter<T>& p : params) {
     expected.insert(p.name);
-    detail::get_matrix(st, p.name, p.tensor.data(), p.tensor.rows(), p.tensor.cols());
+    detail::get_matrix(st, p.name, p.tensor.data(), p.tensor.rows(), p.tensor.cols(), p.vector);
   }
   for (const std::string& name : st.names())
     if (!detail::is_reserved(name) && !expected.count(name))

@@ -199,6 +199,10 @@ Estimate estimate(const TargetFactory<T>& factory, const Options& o) {
     } catch (...) {
       errors[std::size_t(c)] = std::current_exception();
     }
+    if (o.on_chain_done) {
+#pragma omp critical(sg_llc_progress)
+      o.on_chain_done();
+    }
   }
   for (const std::exception_ptr& e : errors)  // the first failing chain by index, whatever the timing
     if (e) std::rethrow_exception(e);

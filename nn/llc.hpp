@@ -73,6 +73,7 @@ struct Options {
   double weight_decay = 0;     // λ_wd
   std::uint64_t seed = 0;
   int threads = 1;             // chains in parallel; results do not depend on it
+  std::function<void()> on_chain_done = nullptr;  // called as each chain ends, one call at a time (progress)
 };
 
 // n / ln n: the inverse temperature of WBIC, times the number of samples n (> 1).

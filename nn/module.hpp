@@ -24,6 +24,7 @@ template <class T>
 struct Parameter {
   std::string name;
   Tensor<T> tensor;
+  bool vector = false;  // held as 1 x N, stored as [N] (a bias, as PyTorch stores it)
 };
 
 template <class T>
@@ -68,7 +69,7 @@ class Linear : public Module<T> {
   }
   void collect(const std::string& prefix, std::vector<Parameter<T>>& out) const override {
     out.push_back({prefix + "weight", weight_});
-    out.push_back({prefix + "bias", bias_});
+    out.push_back({prefix + "bias", bias_, true});
   }
   Tensor<T> weight() const { return weight_; }
   Tensor<T> bias() const { return bias_; }

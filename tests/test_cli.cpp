@@ -93,7 +93,7 @@ TEST_CASE("cli: bad commands and flags are refused with a clear message") {
   expect("schedule", 2, "FILE.csv is required");
   expect("schedule /nonexistent/x.csv", 1, "/nonexistent/x.csv");
   expect("train --help", 0, "Usage: spheregrad train [OPTIONS]");
-  expect("--version", 0, "spheregrad 0.1.0");
+  expect("--version", 0, "spheregrad 0.2.0");
 }
 
 TEST_CASE("cli: a malformed dopesheet names file, line and column; a finished run is never overwritten") {

@@ -295,5 +295,27 @@ TEST_CASE("checkpoint: save -> load gives a bit-identical forward pass and optim
   fewer.pop_back();
   CHECK_THROWS_WITH_AS(load_parameters(loaded, fewer), doctest::Contains("'decoder.2.bias' is not a parameter"),
                        SafeTensorsError);
+
+  // PyTorch's shapes: a weight (out, in), a bias (out,). A bias stored as (1, out), as
+  // spheregrad 0.1 wrote it, still loads; any other shape does not.
+  CHECK(loaded.at("encoder.0.weight").shape == std::vector<std::int64_t>{16, 3});
+  CHECK(loaded.at("encoder.0.bias").shape == std::vector<std::int64_t>{16});
+  CHECK(loaded.at("decoder.2.bias").shape == std::vector<std::int64_t>{3});
+  auto with_bias_shape = [&](const std::vector<std::int64_t>& shape) {
+    SafeTensors old;
+    for (const std::string& name : loaded.names()) {
+      RawTensor t = loaded.at(name);
+      if (name == "encoder.0.bias") t.shape = shape;
+      old.put(name, t);
+    }
+    return old;
+  };
+  Tape<float> tape_e;
+  Autoencoder<float> e = color_mlp(tape_e, 4, rng_b);
+  load_parameters(with_bias_shape({1, 16}), e.parameters());
+  const Matrix<float> out_e = e.forward(tape_e.tensor(xs)).reconstruction.value();
+  CHECK(std::memcmp(out_a.data(), out_e.data(), sizeof(float) * out_a.size()) == 0);
+  CHECK_THROWS_WITH_AS(load_parameters(with_bias_shape({16, 1}), e.parameters()), doctest::Contains("encoder.0.bias"),
+                       SafeTensorsError);
   std::filesystem::remove(path);
 }

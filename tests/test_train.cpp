@@ -76,7 +76,17 @@ TEST_CASE("train: the outputs exist, the report is self-contained") {
   CHECK(html.find("\"snapshots\"") != std::string::npos);
   // 60 steps, a snapshot every 50: steps 0 and 50, and the final one at 60.
   const std::string npy = test::read_file(dir / "run" / "latents.npy");
+  CHECK(npy.find("'descr': '<f4'") != std::string::npos);
   CHECK(npy.find("'shape': (3, 512, 4)") != std::string::npos);
+  // The steps are integers: int64, (3,), 0 50 60 after the 128-byte header.
+  const std::string steps = test::read_file(dir / "run" / "latent_steps.npy");
+  CHECK(steps.find("{'descr': '<i8', 'fortran_order': False, 'shape': (3,), }") != std::string::npos);
+  REQUIRE(steps.size() == 128 + 3 * 8);
+  std::int64_t values[3];
+  std::memcpy(values, steps.data() + 128, sizeof values);
+  CHECK(values[0] == 0);
+  CHECK(values[1] == 50);
+  CHECK(values[2] == 60);
   const std::string csv = test::read_file(dir / "run" / "metrics.csv");
   CHECK(csv.substr(0, csv.find('\n')) ==
         "step,phase,lr,reg-separate,reg-planar,reg-norm,reg-norm-v,reg-polar,recon,reg-polar:raw,reg-polar:weighted,"

@@ -175,6 +175,7 @@ int compare(const Settings& s) {
       o.experiment = experiments[k];
       o.out = dir = out + "/runs/" + names[k];
       o.overwrite = true;  // the comparison owns its run folders
+      o.quiet = s.quiet;   // the run's progress bar, on a terminal
       if (!s.quiet) std::printf("training %s (seed %llu) ...\n", names[k].c_str(), o.experiment.seed);
       r.result = train::run(o);
     }

@@ -18,6 +18,7 @@
 #include "examples/cli/cli.hpp"
 #include "examples/color/color.hpp"
 #include "examples/report/figures.hpp"
+#include "examples/report/progress.hpp"
 #include "nn/checkpoint.hpp"
 #include "nn/models.hpp"
 
@@ -174,10 +175,19 @@ int llc(Settings s) {
   const llc::TargetFactory<float> target = color_reconstruction_target(trained, s.batch);
 
   const auto start = std::chrono::steady_clock::now();
+  const int count = s.sweep ? s.sweep->count : 1;
+  figures::Progress bar("llc", long(count) * o.chains, "chains", s.quiet);
+  long chains_done = 0;
+  o.on_chain_done = [&] {
+    ++chains_done;
+    bar.update(chains_done, count > 1 ? "nbeta " + std::to_string((chains_done - 1) / o.chains + 1) + " of " +
+                                             std::to_string(count) : "");
+  };
   std::vector<llc::Estimate> estimates;
   if (s.sweep) estimates = llc::sweep(target, o, llc::log_space(s.sweep->lo, s.sweep->hi, s.sweep->count));
   else estimates.push_back(llc::estimate(target, o));
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  bar.finish();
 
   fs::create_directories(s.out);
   const std::string dir = s.out + "/";

@@ -20,6 +20,7 @@
 #include "examples/cli/cli.hpp"
 #include "examples/report/figures.hpp"
 #include "examples/experiment/sweep.hpp"
+#include "examples/report/progress.hpp"
 
 namespace sg::cli {
 namespace {
@@ -72,15 +73,13 @@ std::string run_one(const sweep::RunSpec& run, const Settings& s) {
   }
 }
 
-void progress(const Settings& s, std::size_t done, std::size_t total, const sweep::RunSpec& run) {
-  if (s.quiet || !isatty(fileno(stderr))) return;
-  std::fprintf(stderr, "\r  %zu/%zu runs  (last: %s)%*s", done, total, sweep::run_name(run).c_str(), 10, "");
-  if (done == total) std::fprintf(stderr, "\n");
-}
+// The bar's detail: the last run finished.
+std::string last_run(const sweep::RunSpec& run) { return "last: " + sweep::run_name(run); }
 
 // Runs each spec in a child process, at most s.jobs at a time; a child sends its row through
 // a pipe. The parent runs no training itself, so forking never copies a busy OpenMP runtime.
-std::map<int, std::string> run_children(const std::vector<sweep::RunSpec>& runs, const Settings& s) {
+std::map<int, std::string> run_children(const std::vector<sweep::RunSpec>& runs, const Settings& s,
+                                        figures::Progress& bar) {
   std::map<int, std::string> rows;
   struct Child {
     int fd;
@@ -143,7 +142,7 @@ std::map<int, std::string> run_children(const std::vector<sweep::RunSpec>& runs,
         c.text = sweep::csv_row(*c.run, nullptr, why);
       }
       rows[c.run->index] = c.text;
-      progress(s, rows.size(), runs.size(), *c.run);
+      bar.update(long(rows.size()), last_run(*c.run));
       it = children.erase(it);
     }
   }
@@ -180,14 +179,16 @@ int sweep(Settings s) {
     std::filesystem::create_directories(std::filesystem::path(s.csv).parent_path());
 
   std::map<int, std::string> rows;
+  figures::Progress bar("sweep", long(mine.size()), "runs", s.quiet);
   if (s.jobs == 1) {
     for (const sweep::RunSpec& r : mine) {
       rows[r.index] = run_one(r, s);
-      progress(s, rows.size(), mine.size(), r);
+      bar.update(long(rows.size()), last_run(r));
     }
   } else {
-    rows = run_children(mine, s);
+    rows = run_children(mine, s, bar);
   }
+  bar.finish();
   std::string table = sweep::csv_header();
   for (const auto& [index, row] : rows) table += row;
   figures::write_file_atomically(s.csv, table);

@@ -215,7 +215,8 @@ void Run::write_outputs(const Result& result) {
   const long n_snap = long(snapshot_steps_.size());
   figures::write_file_atomically(dir + "latents.npy", figures::npy(snapshots_.data(), {n_snap, validation_.size(), k_}));
   written("latents.npy");
-  figures::write_file_atomically(dir + "latent_steps.npy", figures::npy(snapshot_steps_.data(), {n_snap}));
+  const std::vector<std::int64_t> steps(snapshot_steps_.begin(), snapshot_steps_.end());
+  figures::write_file_atomically(dir + "latent_steps.npy", figures::npy(steps.data(), {n_snap}));
   written("latent_steps.npy");
 
   SafeTensors st;

@@ -16,10 +16,11 @@
 #include <stdexcept>
 
 #include "examples/experiment/run.hpp"
+#include "examples/report/progress.hpp"
 
 namespace sg::train {
 
-const char* const kVersion = "0.1.0";
+const char* const kVersion = "0.2.0";
 
 namespace {
 
@@ -320,18 +321,16 @@ void Run::train_step(int step) {
 Result Run::train() {
   const int first = o_.resume ? restore() : 0;
   if (o_.write_outputs && !o_.resume) open_metrics();
-  const bool progress = !o_.quiet && isatty(fileno(stderr));
+  figures::Progress bar(exp_.label(), steps_, "steps", o_.quiet, first);
   const auto start = Clock::now();
-  auto last_print = start;
   for (int step = first; step < steps_; ++step) {
     if (o_.write_outputs && exp_.snapshot_every > 0 && step % exp_.snapshot_every == 0) snapshot(step);
     train_step(step);
     log_step(step);
-    if (progress && (step + 1) % 256 == 0 && Clock::now() - last_print > std::chrono::milliseconds(100)) {
-      last_print = Clock::now();
-      const double rate = (step + 1) / std::chrono::duration<double>(last_print - start).count();
-      std::fprintf(stderr, "\r  step %d/%d  %.0f steps/s  ETA %.1f s  total %.3g  recon %.3g   ", step + 1, steps_,
-                   rate, (steps_ - step - 1) / rate, total_value_, recon_value_);
+    if ((step + 1) % 64 == 0 && bar.due()) {
+      char losses[64];
+      std::snprintf(losses, sizeof losses, "  total %.3g  recon %.3g", total_value_, recon_value_);
+      bar.update(step + 1, std::string(timeline_.phase()) + losses);
     }
     if (step + 1 < steps_ && o_.write_outputs && stop_signal != 0) {
       checkpoint(step + 1);  // SIGINT or SIGTERM: stop at this step boundary, resumable
@@ -345,7 +344,7 @@ Result Run::train() {
   if (o_.write_outputs && exp_.snapshot_every > 0) snapshot(steps_);
   Result result;
   result.train_seconds = std::chrono::duration<double>(Clock::now() - start).count();
-  if (progress) std::fprintf(stderr, "\r%*s\r", 90, "");
+  bar.finish();
   result.out_dir = out_dir_;
   result.steps = steps_;
   result.steps_per_second = (steps_ - first) / result.train_seconds;

@@ -21,8 +21,10 @@ const char* const kPalette[] = {"#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff
 
 }  // namespace
 
-std::string npy(const float* data, const std::vector<long>& shape) {
-  static_assert(std::numeric_limits<float>::is_iec559, "npy: float must be IEEE 754 binary32");
+namespace {
+
+// A .npy file of `count` elements of `size` bytes at `data`, its dtype written as `descr`.
+std::string npy_file(const char* descr, const void* data, std::size_t size, const std::vector<long>& shape) {
   std::string dims;
   long count = 1;
   for (std::size_t i = 0; i < shape.size(); ++i) {
@@ -30,7 +32,7 @@ std::string npy(const float* data, const std::vector<long>& shape) {
     count *= shape[i];
   }
   if (shape.size() == 1) dims += ",";  // a 1-tuple is written (n,)
-  std::string header = "{'descr': '<f4', 'fortran_order': False, 'shape': (" + dims + "), }";
+  std::string header = std::string("{'descr': '") + descr + "', 'fortran_order': False, 'shape': (" + dims + "), }";
   // Magic (6) + version (2) + header length (2) + header, padded with spaces and ended by a
   // newline so the data starts on a 64-byte boundary.
   const std::size_t unpadded = 10 + header.size() + 1;
@@ -40,8 +42,19 @@ std::string npy(const float* data, const std::vector<long>& shape) {
   out += char(header.size() & 0xff);
   out += char(header.size() >> 8);
   out += header;
-  out.append(reinterpret_cast<const char*>(data), std::size_t(count) * sizeof(float));
+  out.append(static_cast<const char*>(data), std::size_t(count) * size);
   return out;
+}
+
+}  // namespace
+
+std::string npy(const float* data, const std::vector<long>& shape) {
+  static_assert(std::numeric_limits<float>::is_iec559, "npy: float must be IEEE 754 binary32");
+  return npy_file("<f4", data, sizeof(float), shape);
+}
+
+std::string npy(const std::int64_t* data, const std::vector<long>& shape) {
+  return npy_file("<i8", data, sizeof(std::int64_t), shape);
 }
 
 std::string latent_svg(const Matrix<float>& z, const Matrix<float>& rgb, int dim_x, int dim_y,

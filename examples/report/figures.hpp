@@ -7,6 +7,7 @@
 // dot is filled with its true color, the unit circle is dashed.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -17,8 +18,10 @@
 
 namespace sg::figures {
 
-// A NumPy .npy file (format 1.0, little-endian float32, C order) holding `data` with `shape`.
+// A NumPy .npy file (format 1.0, little-endian float32 or int64, C order) holding `data` with
+// `shape`.
 std::string npy(const float* data, const std::vector<long>& shape);
+std::string npy(const std::int64_t* data, const std::vector<long>& shape);
 
 // Scatter of latents (n, k) projected on (dim_x horizontal, dim_y vertical).
 std::string latent_svg(const Matrix<float>& latents, const Matrix<float>& rgb, int dim_x, int dim_y,
