@@ -161,11 +161,12 @@ class Run {
   std::string out_dir_, metrics_tmp_;
   std::FILE* metrics_ = nullptr;
   WindowMeans curve_recon_, curve_total_;
-  std::vector<WindowMeans> curve_reg_, curve_sched_;
+  std::vector<WindowMeans> curve_reg_, curve_sched_, curve_weighted_;  // per regularizer raw, per column, per regularizer weighted
   std::vector<WindowMeans*> curves() {
     std::vector<WindowMeans*> all = {&curve_recon_, &curve_total_};
     for (WindowMeans& c : curve_reg_) all.push_back(&c);
     for (WindowMeans& c : curve_sched_) all.push_back(&c);
+    for (WindowMeans& c : curve_weighted_) all.push_back(&c);
     return all;
   }
   std::vector<float> snapshots_, snapshot_steps_;

@@ -64,7 +64,10 @@ void Run::log_step(int step) {
   const std::span<const double> values = timeline_.values();
   curve_recon_.add(recon_value_);
   curve_total_.add(total_value_);
-  for (std::size_t r = 0; r < regs_.size(); ++r) curve_reg_[r].add(regs_[r].last_raw);
+  for (std::size_t r = 0; r < regs_.size(); ++r) {
+    curve_reg_[r].add(regs_[r].last_raw);
+    curve_weighted_[r].add(regs_[r].last_raw * values[regs_[r].column]);  // NaN (skipped) when not computed
+  }
   for (std::size_t c = 0; c < values.size(); ++c) curve_sched_[c].add(values[c]);
   if (!metrics_ || step % exp_.log_every != 0) return;
   std::fprintf(metrics_, "%d,%s", step, std::string(timeline_.phase()).c_str());
@@ -276,6 +279,9 @@ void Run::write_outputs(const Result& result) {
   figures::write_file_atomically(dir + "schedule.svg", figures::schedule_svg(sheet_));
 
   nlohmann::json report;
+  report["title"] = title;
+  report["description"] = exp_.description;
+  report["experiment"] = exp_.resolved;
   report["dims"] = k_;
   nlohmann::json colors = nlohmann::json::array();
   for (int i = 0; i < validation_.size(); ++i)
@@ -289,9 +295,17 @@ void Run::write_outputs(const Result& result) {
     snaps.push_back({{"step", int(snapshot_steps_[s])}, {"z", z}});
   }
   report["snapshots"] = snaps;
-  report["curves"] = series_json(losses);
+  report["raw"] = series_json(losses);  // total and recon, then each term unweighted
+  std::vector<figures::Series> weighted = {curve_total_.series("total"), curve_recon_.series("recon")};
+  for (std::size_t r = 0; r < regs_.size(); ++r) weighted.push_back(curve_weighted_[r].series(regs_[r].spec->name));
+  report["weighted"] = series_json(weighted);
   report["schedule"] = series_json(schedule);
-  nlohmann::json flat = {{"seed", exp_.seed}, {"steps", steps_}, {"steps/s", result.steps_per_second}};
+  nlohmann::json phases = nlohmann::json::array(), events = nlohmann::json::array();
+  for (const schedule::PhaseInstance& p : sheet_.phases) phases.push_back({{"name", p.name}, {"start", p.start}, {"end", p.end}});
+  for (const schedule::StepEvents& a : sheet_.actions) events.push_back({{"step", a.step}, {"names", a.events}});
+  report["phases"] = phases;
+  report["events"] = events;
+  nlohmann::json flat = {{"seed", exp_.seed}, {"steps", steps_}, {"steps_per_second", result.steps_per_second}};
   for (const auto& [key, value] : metrics.items())
     if (key != "recon_mse_named") flat[key] = value;
   report["summary"] = flat;

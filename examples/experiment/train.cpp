@@ -130,6 +130,7 @@ Run::Run(const Options& o)
   }
   label_count_.resize(rules_.size());
   curve_reg_.resize(regs_.size());
+  curve_weighted_.resize(regs_.size());
   curve_sched_.resize(sheet_.properties.size());
   mark_ = tape_.mark();
   // Reserved once, so that logging a step never allocates.

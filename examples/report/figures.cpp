@@ -137,109 +137,39 @@ std::string line_chart_svg(const std::vector<Series>& series, bool log_y, const 
   return svg.done();
 }
 
+// The report's files, compiled in by the Makefile (examples/report/assets/, libjs-dygraphs).
+extern const char* const asset_report_html;
+extern const char* const asset_report_css;
+extern const char* const asset_report_js;
+extern const char* const asset_dygraph_min_js;
+extern const char* const asset_dygraph_min_css;
+
 std::string report_html(const std::string& title, const std::string& data_json) {
-  std::string html = R"HTML(<!DOCTYPE html>
-<html><head><meta charset="utf-8"><title>)HTML" + escape(title) + R"HTML(</title>
-<style>
-body { font-family: sans-serif; margin: 16px; color: #222; }
-.row { display: flex; flex-wrap: wrap; gap: 16px; align-items: flex-start; }
-canvas { background: #f8f8f8; border: 1px solid #ddd; }
-table { border-collapse: collapse; font-size: 13px; }
-td { padding: 2px 8px; border-bottom: 1px solid #eee; }
-#controls { margin: 8px 0; }
-</style></head><body>
-<h2>)HTML" + escape(title) + R"HTML(</h2>
-<div id="controls">
-  <button id="play">play</button>
-  <input id="slider" type="range" min="0" value="0" style="width: 420px">
-  <span id="label"></span>
-  projection <select id="proj"></select>
-</div>
-<div class="row">
-  <canvas id="latent" width="440" height="440"></canvas>
-  <div>
-    <canvas id="curves" width="640" height="260"></canvas><br>
-    <canvas id="sched" width="640" height="200"></canvas>
-  </div>
-  <table id="summary"></table>
-</div>
-<script>
-const DATA = )HTML" + data_json + R"HTML(;
-const palette = ["#1f77b4","#d62728","#2ca02c","#9467bd","#ff7f0e","#8c564b","#e377c2","#17becf","#7f7f7f","#bcbd22"];
-const slider = document.getElementById("slider"), label = document.getElementById("label");
-const proj = document.getElementById("proj");
-slider.max = DATA.snapshots.length - 1;
-for (let d = 0; d < DATA.dims; ++d) if (d !== 1) {
-  const o = document.createElement("option"); o.value = d; o.text = "dim 1 / dim " + d; proj.add(o);
-}
-function drawLatent(s) {
-  const c = document.getElementById("latent"), g = c.getContext("2d"), w = c.width, h = c.height;
-  const half = w / 2, scale = half / 1.6, k = DATA.dims, z = DATA.snapshots[s].z, dy = +proj.value;
-  g.clearRect(0, 0, w, h);
-  g.strokeStyle = "#ccc"; g.beginPath(); g.moveTo(0, half); g.lineTo(w, half); g.moveTo(half, 0); g.lineTo(half, h); g.stroke();
-  g.setLineDash([5, 4]); g.strokeStyle = "#888"; g.beginPath(); g.arc(half, half, scale, 0, 2 * Math.PI); g.stroke(); g.setLineDash([]);
-  for (let i = 0; i < DATA.colors.length; ++i) {
-    const col = DATA.colors[i];
-    g.fillStyle = "rgb(" + col.map(v => Math.round(255 * v)).join(",") + ")";
-    g.beginPath(); g.arc(half + scale * z[i * k + 1], half - scale * z[i * k + dy], 4, 0, 2 * Math.PI); g.fill();
+  // Inside a <script>, "</" could end it early: JSON allows the escape "<\/".
+  std::string data;
+  for (char c : data_json) {
+    if (c == '/' && !data.empty() && data.back() == '<') data += '\\';
+    data += c;
   }
-  g.fillStyle = "#666"; g.fillText("dim 1", w - 40, half - 4); g.fillText("dim " + dy, half + 4, 12);
-}
-function drawChart(id, chart, logY, cursorStep) {
-  const c = document.getElementById(id), g = c.getContext("2d"), w = c.width, h = c.height;
-  const L = 56, R = 130, T = 10, B = 22, pw = w - L - R, ph = h - T - B;
-  const f = v => logY ? Math.log10(v) : v;
-  let x0 = Infinity, x1 = -Infinity, y0 = Infinity, y1 = -Infinity;
-  for (const s of chart.series) for (let i = 0; i < s.y.length; ++i) {
-    const v = s.y[i]; if (!(logY ? v > 0 : isFinite(v))) continue;
-    x0 = Math.min(x0, chart.steps[i]); x1 = Math.max(x1, chart.steps[i]);
-    y0 = Math.min(y0, f(v)); y1 = Math.max(y1, f(v));
+  const std::pair<std::string_view, std::string> fills[] = {
+      {"@TITLE@", escape(title)},           {"@DATA@", data},
+      {"@REPORT_CSS@", asset_report_css},   {"@REPORT_JS@", asset_report_js},
+      {"@DYGRAPH_CSS@", asset_dygraph_min_css}, {"@DYGRAPH_JS@", asset_dygraph_min_js}};
+  // One pass over the template: what is filled in is never searched for markers.
+  const std::string_view page = asset_report_html;
+  std::string html;
+  for (std::size_t at = 0; at < page.size();) {
+    bool filled = false;
+    if (page[at] == '@')
+      for (const auto& [marker, text] : fills)
+        if (page.substr(at, marker.size()) == marker) {
+          html += text;
+          at += marker.size();
+          filled = true;
+          break;
+        }
+    if (!filled) html += page[at++];
   }
-  if (logY) { y0 = Math.floor(y0); y1 = Math.ceil(y1); }
-  if (!(y1 > y0)) y1 = y0 + 1; if (!(x1 > x0)) x1 = x0 + 1;
-  const px = x => L + pw * (x - x0) / (x1 - x0), py = v => T + ph * (1 - (f(v) - y0) / (y1 - y0));
-  g.clearRect(0, 0, w, h); g.strokeStyle = "#999"; g.strokeRect(L, T, pw, ph);
-  g.fillStyle = "#444"; g.font = "10px sans-serif";
-  const ticks = logY ? Math.min(y1 - y0, 12) : 4;
-  for (let t = 0; t <= ticks; ++t) {
-    const v = y0 + (y1 - y0) * t / ticks, y = T + ph * (1 - t / ticks);
-    g.fillText(logY ? "1e" + Math.round(v) : v.toPrecision(3), 4, y + 3);
-  }
-  chart.series.forEach((s, k) => {
-    g.strokeStyle = palette[k % 10]; g.beginPath(); let down = false;
-    for (let i = 0; i < s.y.length; ++i) {
-      const v = s.y[i]; if (!(logY ? v > 0 : isFinite(v))) { down = false; continue; }
-      if (down) g.lineTo(px(chart.steps[i]), py(v)); else g.moveTo(px(chart.steps[i]), py(v)); down = true;
-    }
-    g.stroke(); g.fillStyle = palette[k % 10]; g.fillText(s.name, L + pw + 8, T + 12 * k + 9);
-  });
-  g.strokeStyle = "#000"; g.beginPath(); g.moveTo(px(cursorStep), T); g.lineTo(px(cursorStep), T + ph); g.stroke();
-}
-function show(s) {
-  const step = DATA.snapshots[s].step;
-  label.textContent = "step " + step;
-  drawLatent(s);
-  drawChart("curves", DATA.curves, true, step);
-  drawChart("sched", DATA.schedule, true, step);
-}
-let timer = null;
-document.getElementById("play").onclick = function () {
-  if (timer) { clearInterval(timer); timer = null; this.textContent = "play"; return; }
-  this.textContent = "pause";
-  timer = setInterval(() => {
-    const next = (+slider.value + 1) % DATA.snapshots.length; slider.value = next; show(next);
-  }, 120);
-};
-slider.oninput = () => show(+slider.value);
-proj.onchange = () => show(+slider.value);
-const table = document.getElementById("summary");
-for (const [k, v] of Object.entries(DATA.summary)) {
-  const tr = table.insertRow(); tr.insertCell().textContent = k;
-  tr.insertCell().textContent = typeof v === "number" ? +v.toPrecision(5) : JSON.stringify(v);
-}
-show(DATA.snapshots.length - 1); slider.value = DATA.snapshots.length - 1;
-</script></body></html>
-)HTML";
   return html;
 }
 

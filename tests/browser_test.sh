@@ -1,0 +1,38 @@
+#!/bin/bash
+# The reports in a real browser: headless Chromium (Debian's chromium) loads each kind of
+# report.html and the test fails on a script error, a chart that drew nothing, a latent panel
+# without points, or a page that never finished. The pages report on themselves (body[data-*],
+# examples/report/assets/report.js); a broken copy of a page is checked too, so the check
+# itself is known to fail when it should. Screenshots land in build/browser/ to look at.
+#   make browser-test        (installs chromium if missing; CI runs it)
+set -u
+SG=${SPHEREGRAD_CLI:-build/spheregrad}
+OUT=${BROWSER_OUT:-build/browser}
+BROWSER=${CHROMIUM:-chromium}
+mkdir -p "$OUT"
+OUT=$(realpath "$OUT")
+failures=0
+browse() {  # browse FILE ARGS...: chromium on FILE with ARGS; the page's scripts run first
+  timeout 120 "$BROWSER" --headless --no-sandbox --disable-gpu --hide-scrollbars --no-first-run \
+    --virtual-time-budget=10000 "${@:2}" "file://$1" 2> /dev/null
+}
+# check PAGE CHARTS: the rendered page says it is ready, with no errors, CHARTS charts and points
+check() {
+  local body
+  body=$(browse "$1" --dump-dom | grep -o '<body[^>]*>' | head -1)
+  for want in 'data-ready="1"' 'data-errors="0"' "data-charts=\"$2\"" 'data-latent-points="512"'; do
+    case "$body" in *"$want"*) ;; *) echo "FAILED: $1: no $want in $body"; return 1 ;; esac
+  done
+  echo "ok: $1 ($body)"
+}
+for ex in ex-1.7 ex-1.6-stepped ex-2.4.1; do
+  "$SG" train "$ex" --steps 1200 --overwrite --quiet --out "$OUT/$ex" || { failures=$((failures + 1)); continue; }
+  check "$OUT/$ex/report.html" 3 || failures=$((failures + 1))
+  browse "$OUT/$ex/report.html" --window-size=1250,1000 --screenshot="$OUT/$ex.png" > /dev/null
+done
+# The check fails on a page whose script breaks.
+sed 's/const DATA = /const DATA = null; const UNUSED = /' "$OUT/ex-1.7/report.html" > "$OUT/broken.html"
+if check "$OUT/broken.html" 3 > /dev/null; then echo "FAILED: a broken page passed the check"; failures=$((failures + 1))
+else echo "ok: a broken page fails the check"; fi
+echo "screenshots: $OUT/*.png"
+[ $failures = 0 ]
