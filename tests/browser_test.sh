@@ -16,13 +16,15 @@ browse() {  # browse FILE ARGS...: chromium on FILE with ARGS; the page's script
   timeout 120 "$BROWSER" --headless --no-sandbox --disable-gpu --hide-scrollbars --no-first-run \
     --virtual-time-budget=10000 "${@:2}" "file://$1" 2> /dev/null
 }
-# check PAGE CHARTS: the rendered page says it is ready, with no errors, CHARTS charts and points
+# check PAGE CHARTS [POINTS]: the rendered page says it is ready, with no errors, CHARTS charts
+# that drew, and POINTS (a regular expression; default 512, the whole cube) latents or dots drawn
 check() {
   local body
   body=$(browse "$1" --dump-dom | grep -o '<body[^>]*>' | head -1)
-  for want in 'data-ready="1"' 'data-errors="0"' "data-charts=\"$2\"" 'data-latent-points="512"'; do
+  for want in 'data-ready="1"' 'data-errors="0"' "data-charts=\"$2\""; do
     case "$body" in *"$want"*) ;; *) echo "FAILED: $1: no $want in $body"; return 1 ;; esac
   done
+  echo "$body" | grep -Eq "data-latent-points=\"${3:-512}\"" || { echo "FAILED: $1: points: $body"; return 1; }
   echo "ok: $1 ($body)"
 }
 for ex in ex-1.7 ex-1.6-stepped ex-2.4.1; do
@@ -30,6 +32,13 @@ for ex in ex-1.7 ex-1.6-stepped ex-2.4.1; do
   check "$OUT/$ex/report.html" 3 || failures=$((failures + 1))
   browse "$OUT/$ex/report.html" --window-size=1250,1000 --screenshot="$OUT/$ex.png" > /dev/null
 done
+# A comparison of two curricula, and a sweep of two experiments.
+"$SG" compare ex-1.6-smooth ex-1.6-stepped --steps 1200 --overwrite --quiet --out "$OUT/compare" &&
+  check "$OUT/compare/comparison.html" 14 || failures=$((failures + 1))
+browse "$OUT/compare/comparison.html" --window-size=1250,2400 --screenshot="$OUT/comparison.png" > /dev/null
+"$SG" sweep --experiments ex-1.7,ex-1.7-curriculum --seeds 0-3 --steps 600 --overwrite --quiet --out "$OUT/sweep" &&
+  check "$OUT/sweep/report.html" 13 '[1-9][0-9]*' || failures=$((failures + 1))
+browse "$OUT/sweep/report.html" --window-size=1250,1800 --screenshot="$OUT/sweep.png" > /dev/null
 # The check fails on a page whose script breaks.
 sed 's/const DATA = /const DATA = null; const UNUSED = /' "$OUT/ex-1.7/report.html" > "$OUT/broken.html"
 if check "$OUT/broken.html" 3 > /dev/null; then echo "FAILED: a broken page passed the check"; failures=$((failures + 1))

@@ -18,6 +18,7 @@
 #include "examples/color/color.hpp"
 #include "examples/experiment/sweep.hpp"
 #include "examples/experiment/train.hpp"
+#include "examples/report/figures.hpp"
 #include "schedule/timeline.hpp"
 
 using namespace sg;
@@ -262,6 +263,13 @@ TEST_CASE("spheregrad sweep end to end: jobs, shards, merge, GNU parallel, the S
   // A second sweep into the same folder is refused unless --overwrite; the table stays.
   CHECK(sh(std::string(kCli) + " sweep " + sweep_args + " --out " + (dir / "whole").string() + " --quiet") != 0);
   CHECK(test::read_file(dir / "whole" / "summary.csv") == whole);
+  {  // the report beside the table: every row, each linking to its run's own report
+    const nlohmann::json page = figures::report_data((dir / "whole" / "report.html").string());
+    CHECK(page["kind"] == "sweep");
+    REQUIRE(page["rows"].size() == std::count(whole.begin(), whole.end(), '\n') - 1);
+    const std::string link = page["rows"][0].value("report", "");
+    CHECK_MESSAGE(fs::exists(dir / "whole" / link), link);
+  }
   CHECK(std::count(whole.begin(), whole.end(), '\n') == 13);  // header + 2 presets x 2 ablations x 3 seeds
   CHECK(whole.find(",error,") == std::string::npos);
   const std::string ex17 = train::load_experiment("ex-1.7", {{"steps=40"}, {}}).label();  // a custom label
@@ -322,7 +330,14 @@ TEST_CASE("spheregrad compare: aligned curves, phase starts, the comparison tabl
                                   std::string("### Logged loss magnitudes"), std::string("### Gradient of each weighted term")})
     CHECK_MESSAGE(md.find(part) != std::string::npos, part);
   CHECK(test::read_file(dir / "total.svg").find("stroke-dasharray") != std::string::npos);  // phase starts marked
-  CHECK(test::read_file(dir / "comparison.html").find("src=") == std::string::npos);  // self-contained
+  // The page: self-contained, with each run's own latents and curves (tests/browser_test.sh renders it).
+  CHECK(test::read_file(dir / "comparison.html").find("<script src") == std::string::npos);
+  const nlohmann::json page = figures::report_data((dir / "comparison.html").string());
+  CHECK(page["kind"] == "comparison");
+  REQUIRE(page["runs"].size() == 2);
+  CHECK(page["runs"][1]["name"] == stepped);
+  CHECK(page["runs"][1]["data"]["snapshots"].size() == 4);  // steps 0, 250, 500 and the last, 700
+  CHECK(page["tables"].get<std::string>().find("Loss at phase starts") != std::string::npos);
   CHECK(fs::exists(dir / "gradients.csv"));
   CHECK(fs::exists(dir / "runs" / stepped / "report.html"));
 

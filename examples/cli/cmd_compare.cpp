@@ -21,7 +21,6 @@
 #include "examples/report/svg.hpp"
 #include "examples/cli/cli.hpp"
 #include "examples/report/figures.hpp"
-#include "examples/report/figures.hpp"
 #include "examples/experiment/train.hpp"
 #include "schedule/dopesheet.hpp"
 
@@ -97,12 +96,12 @@ struct Table {
     return out + "\n";
   }
   std::string html() const {
-    std::string out = "<h3>" + title + "</h3>\n<table><tr>";
-    for (const std::string& h : head) out += "<th>" + h + "</th>";
+    std::string out = "<h2>" + figures::escape(title) + "</h2>\n<table class=\"metrics\"><tr>";
+    for (const std::string& h : head) out += "<th>" + figures::escape(h) + "</th>";
     out += "</tr>\n";
     for (const auto& r : rows) {
       out += "<tr>";
-      for (const std::string& c : r) out += "<td>" + c + "</td>";
+      for (const std::string& c : r) out += "<td>" + figures::escape(c) + "</td>";
       out += "</tr>\n";
     }
     return out + "</table>\n";
@@ -330,21 +329,19 @@ int compare(const Settings& s) {
   std::string md = "# " + title + "\n\nRun folders: ";
   for (std::size_t k = 0; k < runs.size(); ++k) md += (k ? ", " : "") + runs[k].result.out_dir;
   md += " (each with its report.html). Curves: total.svg, recon.svg.\n\n";
-  std::string html = "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>" + title +
-                     "</title>\n<style>body{font-family:sans-serif;margin:16px;color:#222}table{border-collapse:"
-                     "collapse;font-size:13px;margin-bottom:16px}td,th{padding:2px 8px;border-bottom:1px solid "
-                     "#ddd;text-align:left}</style></head><body>\n<h2>" + title + "</h2>\n";
-  for (const char* what : {"total", "recon"}) {
-    std::ifstream svg(out + "/" + what + ".svg");
-    std::stringstream ss;
-    ss << svg.rdbuf();
-    html += ss.str();
-  }
-  std::vector<const Table*> tables = {&finals, &spikes, &magnitudes};
+  // The page: each run's own report data (its latents, curves, schedule, metrics), side by side,
+  // then the tables above.
+  nlohmann::json page = {{"kind", "comparison"}, {"title", title}, {"runs", nlohmann::json::array()}};
+  for (const RunData& r : runs)
+    page["runs"].push_back({{"name", r.preset}, {"data", figures::report_data(r.result.out_dir + "/report.html")}});
+  std::string tables_html;
+  std::vector<const Table*> tables = {&spikes, &magnitudes};
   if (s.base.probe_every > 0) tables.push_back(&gradients);
   tables.push_back(&noise);
-  for (const Table* t : tables) md += t->markdown(), html += t->html();
-  html += "</body></html>\n";
+  md += finals.markdown();
+  for (const Table* t : tables) md += t->markdown(), tables_html += t->html();
+  page["tables"] = tables_html;
+  const std::string html = figures::report_html(title, page.dump());
   figures::write_file_atomically(out + "/comparison.md", md);
   figures::write_file_atomically(out + "/comparison.html", html);
   if (s.base.probe_every > 0) figures::write_file_atomically(out + "/gradients.csv", probes_csv);

@@ -73,6 +73,37 @@ std::string run_one(const sweep::RunSpec& run, const Settings& s) {
   }
 }
 
+// The report beside a table: DIR/report.html for DIR/summary.csv, else NAME.html for NAME.csv.
+std::string report_path(const std::string& csv) {
+  const std::filesystem::path p(csv);
+  return (p.parent_path() / (p.stem() == "summary" ? "report.html" : p.stem().string() + ".html")).string();
+}
+
+// The sweep's report: per experiment the crumple rate, every metric's distribution, and the
+// runs, each linking to its own report.
+void write_report(const std::string& path, const std::string& table, const std::vector<sweep::RunSpec>& runs,
+                  std::size_t of, const Settings& s) {
+  nlohmann::json rows = sweep::table_rows(table);
+  const std::filesystem::path from = std::filesystem::path(path).parent_path();
+  std::map<int, const sweep::RunSpec*> by_index;
+  for (const sweep::RunSpec& r : runs) by_index[r.index] = &r;
+  for (nlohmann::json& row : rows) {
+    const sweep::RunSpec* run = row["run"].is_number() ? by_index[int(row["run"].get<double>())] : nullptr;
+    const std::filesystem::path folder = std::filesystem::path(s.out) / "runs" / (run ? sweep::run_name(*run) : "");
+    if (s.folders && run && std::filesystem::exists(folder / "report.html"))
+      row["report"] = std::filesystem::relative(folder / "report.html", from.empty() ? "." : from).generic_string();
+  }
+  const std::vector<std::string> metrics = {
+      "recon_mse_validation", "hue_inversions", "hue_inversions_36", "red_cosine", "red_angle_deg", "radius_mean",
+      "radius_std", "planarity_vibrant", "hue_resultant", "spacing_min_deg", "spacing_max_deg", "separate_final",
+      "final_total"};
+  const std::string title = "Sweep: " + std::to_string(runs.size()) + " runs" +
+                            (runs.size() < of ? " (a shard of " + std::to_string(of) + ")" : "");
+  const nlohmann::json data = {{"kind", "sweep"}, {"title", title},
+                               {"description", "table: " + s.csv}, {"metrics", metrics}, {"rows", rows}};
+  figures::write_file_atomically(path, figures::report_html(title, data.dump()));
+}
+
 // The bar's detail: the last run finished.
 std::string last_run(const sweep::RunSpec& run) { return "last: " + sweep::run_name(run); }
 
@@ -174,6 +205,8 @@ int sweep(Settings s) {
                                      std::to_string(s.shard.second) + ".csv"
                                : "/summary.csv");
   refuse_to_overwrite(s.csv, s.overwrite);  // the run folders belong to the table
+  const std::string report = report_path(s.csv);
+  refuse_to_overwrite(report, s.overwrite);
   std::filesystem::create_directories(s.out);
   if (!std::filesystem::path(s.csv).parent_path().empty())
     std::filesystem::create_directories(std::filesystem::path(s.csv).parent_path());
@@ -192,6 +225,7 @@ int sweep(Settings s) {
   std::string table = sweep::csv_header();
   for (const auto& [index, row] : rows) table += row;
   figures::write_file_atomically(s.csv, table);
+  write_report(report, table, mine, all.size(), s);
   if (!s.quiet) {
     std::printf("%zu of %zu runs (shard %d/%d) -> %s\n\n", mine.size(), all.size(), s.shard.first, s.shard.second,
                 s.csv.c_str());

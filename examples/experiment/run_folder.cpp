@@ -279,6 +279,7 @@ void Run::write_outputs(const Result& result) {
   figures::write_file_atomically(dir + "schedule.svg", figures::schedule_svg(sheet_));
 
   nlohmann::json report;
+  report["kind"] = "run";
   report["title"] = title;
   report["description"] = exp_.description;
   report["experiment"] = exp_.resolved;

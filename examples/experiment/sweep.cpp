@@ -275,6 +275,28 @@ std::pair<double, double> wilson(int k, int n) {
   return {std::max(0.0, center - half), std::min(1.0, center + half)};
 }
 
+nlohmann::json table_rows(const std::string& csv) {
+  const std::vector<std::string> lines = split(csv, '\n');
+  if (lines.empty() || lines[0] + "\n" != csv_header()) throw std::runtime_error("not a sweep table of this version");
+  const std::vector<std::string> names = fields(lines[0]);
+  nlohmann::json rows = nlohmann::json::array();
+  for (std::size_t l = 1; l < lines.size(); ++l) {
+    if (lines[l].empty()) continue;
+    const std::vector<std::string> f = fields(lines[l]);
+    nlohmann::json row = nlohmann::json::object();
+    for (std::size_t c = 0; c < names.size() && c < f.size(); ++c) {
+      char* end = nullptr;
+      const double v = f[c].empty() ? 0 : std::strtod(f[c].c_str(), &end);
+      if (f[c].empty()) row[names[c]] = nullptr;
+      else if (end && *end == 0 && std::isfinite(v) && names[c] != "sweep" && std::abs(v) < 9007199254740992.0)
+        row[names[c]] = v;  // (a seed past 2^53 stays text: a double would round it)
+      else row[names[c]] = f[c];
+    }
+    rows.push_back(row);
+  }
+  return rows;
+}
+
 std::string summarize(const std::string& csv) {
   std::vector<std::string> lines = split(csv, '\n');
   if (lines.empty() || lines[0] + "\n" != csv_header()) throw std::runtime_error("not a sweep table of this version");

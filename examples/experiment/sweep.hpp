@@ -12,6 +12,7 @@
 //   36 hues with 95 % Wilson intervals, and the means of the geometry metrics.
 #pragma once
 
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -66,6 +67,9 @@ std::string merge_rows(const std::vector<std::pair<std::string, std::string>>& f
 
 // A Markdown table, one line per (experiment, ablation) group, in order of first appearance.
 std::string summarize(const std::string& csv);
+// A sweep table as one JSON object per row, keyed by column: numbers as numbers, empty cells null
+// (the sweep report's data).
+nlohmann::json table_rows(const std::string& csv);
 
 // The 95 % Wilson score interval of k successes in n trials.
 std::pair<double, double> wilson(int k, int n);

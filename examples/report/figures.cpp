@@ -4,6 +4,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <fstream>
+#include <iterator>
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
@@ -171,6 +173,17 @@ std::string report_html(const std::string& title, const std::string& data_json) 
     if (!filled) html += page[at++];
   }
   return html;
+}
+
+nlohmann::json report_data(const std::string& report_path) {
+  std::ifstream in(report_path, std::ios::binary);
+  const std::string html((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const std::string begin = "<script>const DATA = ", end = ";</script>";
+  const std::size_t a = html.find(begin), b = a == std::string::npos ? a : html.find(end, a);
+  const nlohmann::json data =
+      b == std::string::npos ? nlohmann::json() : nlohmann::json::parse(html.substr(a + begin.size(), b - a - begin.size()), nullptr, false);
+  if (!data.is_object()) throw std::runtime_error(report_path + ": not a report written by this version of spheregrad");
+  return data;
 }
 
 void write_file_atomically(const std::string& path, std::string_view contents) {

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -46,7 +47,11 @@ std::string line_chart_svg(const std::vector<Series>& series, bool log_y, const 
 // The report: plays the latent snapshots with a slider and a play button, beside the loss
 // curves and the schedule, each with a cursor at the current snapshot. `data_json` is a JSON
 // object with the keys the page's script reads (see report_data in examples/experiment/train.cpp).
+// A report page (examples/report/assets/): `data_json` is its DATA -- {"kind": "run", ...} for a
+// run (run_folder.cpp), "comparison" (cmd_compare.cpp) or "sweep" (cmd_sweep.cpp).
 std::string report_html(const std::string& title, const std::string& data_json);
+// The DATA of a report page written by report_html (a comparison shows its runs' own data).
+nlohmann::json report_data(const std::string& report_path);
 
 // Every property of a dopesheet over the whole schedule, one panel each (a log axis for
 // log-space ones), phase instances as bands, actions as markers.
