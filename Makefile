@@ -46,7 +46,7 @@ ifeq ($(SAN),1)
   LDFLAGS  += -fsanitize=address,undefined
 endif
 
-LIB_DIRS  := autodiff nn losses schedule examples/color examples/experiment examples/report examples/cli
+LIB_DIRS  := autodiff autodiff/kernels nn losses schedule examples/color examples/experiment examples/report examples/cli
 LIB_SRCS  := $(filter-out examples/cli/main.cpp, \
                $(foreach d,$(LIB_DIRS),$(wildcard $(d)/*.cpp)))
 # The built-in experiments (examples/experiments/: JSON files and their dopesheets) are compiled
@@ -180,6 +180,7 @@ run: $(CLI)
 test: $(TEST_BIN) $(CLI) $(TUTORIALS)
 	OMP_NUM_THREADS=2 SPHEREGRAD_CLI=./$(CLI) ./$(TEST_BIN)
 	./$(BUILD)/tutorial_xor > /dev/null && echo "tutorial_xor: learned XOR (4 of 4 correct)"
+	bash tests/line_budget.sh
 	SPHEREGRAD_CLI=./$(CLI) bash tests/kill_campaign.sh 12 800
 	SPHEREGRAD_CLI=./$(CLI) bash tests/probes.sh > $(BUILD)/probes.txt || { cat $(BUILD)/probes.txt; exit 1; }
 	tail -1 $(BUILD)/probes.txt

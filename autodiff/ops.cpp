@@ -12,9 +12,9 @@
 #include <string>
 #include <type_traits>
 
-#include "autodiff/gemm.hpp"
-#include "autodiff/parallel.hpp"
-#include "autodiff/vecmath.hpp"
+#include "autodiff/kernels/gemm.hpp"
+#include "autodiff/kernels/parallel.hpp"
+#include "autodiff/kernels/vecmath.hpp"
 
 namespace sg {
 namespace {
@@ -651,7 +651,7 @@ template <class T>
 void backward_node(Tape<T>& tape, int id) {
   const Node<T>& y = tape.node(id);
   switch (y.op) {
-    case Op::Leaf: break;
+    case Op::Leaf: break;  // a leaf passes its gradient on to nothing
     case Op::Add: case Op::Sub: case Op::Mul: case Op::Div: binary_backward(tape, y); break;
     case Op::Affine: unary_backward<AffineF>(tape, y); break;
     case Op::MatMul: matmul_backward(tape, y); break;

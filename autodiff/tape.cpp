@@ -157,7 +157,7 @@ void Tape<T>::backward(const Tensor<T>& loss) {
   out.grad[0] = T(1);
   for (int id = loss.id(); id >= 0; --id) {
     const Node<T>& n = nodes_[id];
-    if (n.requires_grad && n.op != Op::Leaf) backward_node(*this, id);
+    if (n.requires_grad) backward_node(*this, id);
   }
 }
 

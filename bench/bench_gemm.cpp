@@ -13,7 +13,7 @@
 //   Skylake-SP have two 512-bit FMA pipes, ports 0+1 fused and port 5), and peak/fma measures
 //   it: 16 independent FMA chains in registers, flops per cycle / (2 x lanes), each loop at the
 //   clock of its width.
-// gemm/ours: C = A B through sg::matmul on the tape (the engine's own kernel, autodiff/gemm.cpp:
+// gemm/ours: C = A B through sg::matmul on the tape (the engine's own kernel, autodiff/kernels/gemm.cpp:
 // the direct path up to n = 128, the packed one above), no gradient, square n x n, at 1 and 2
 // threads; pct_peak is its GFLOP/s over the peak of the threads it runs on. gemm/eigen: the same
 // product as one Eigen call on one thread (Eigen's own blocking), as a reference point.

@@ -4,7 +4,7 @@
 // same mask, shift and power, in O(B^2 k) time and O(B k) memory: the B x B similarity matrix
 // is never stored -- the backward recomputes each row of it. Forward and backward run over rows
 // i in parallel; a row is computed by one thread, in a fixed order, so the results are bitwise
-// identical at any thread count (autodiff/parallel.hpp). It exists because the composed version
+// identical at any thread count (autodiff/kernels/parallel.hpp). It exists because the composed version
 // keeps about eight B x B matrices on the tape (bench/bench_losses.cpp, docs/losses.md).
 //
 // Shapes: z (B,k) -> y (B,1). Saved (aux): the unit rows transposed, (k, B32) with B32 = B rounded
@@ -24,7 +24,7 @@
 #include <algorithm>
 #include <cmath>
 
-#include "autodiff/parallel.hpp"
+#include "autodiff/kernels/parallel.hpp"
 #include "losses/losses.hpp"
 
 namespace sg::loss {

@@ -1,9 +1,9 @@
-// Tests of autodiff/gemm: the arithmetic contract of gemm.hpp, bit for bit. Every element is one
+// Tests of autodiff/kernels/gemm: the arithmetic contract of gemm.hpp, bit for bit. Every element is one
 // fused multiply-add chain over p in index order, started from +0, with the old C added once at
 // the end -- so the result must equal a naive triple loop with std::fma for every shape,
 // transpose and accumulate flag, in float and double, and must not depend on the thread count.
-// The shapes cross every boundary of the implementation: the direct path (k <= 16 or a small
-// product) and the packed one, edge tiles of every width, k past the KC block (128), the
+// The shapes cross every boundary of the implementation: the direct path (a small product) and
+// the packed one, edge tiles of every width, k past the KC block (128), the
 // transposed orientation (narrow n), and the parallel split.
 #include <doctest/doctest.h>
 
@@ -15,7 +15,7 @@
 #include <tuple>
 #include <vector>
 
-#include "autodiff/gemm.hpp"
+#include "autodiff/kernels/gemm.hpp"
 #include "autodiff/tensor.hpp"
 
 namespace {

@@ -16,7 +16,7 @@
 
 #include "autodiff/gradcheck.hpp"
 #include "autodiff/ops.hpp"
-#include "autodiff/parallel.hpp"
+#include "autodiff/kernels/parallel.hpp"
 #include "losses/losses.hpp"
 #include "losses/selective.hpp"
 

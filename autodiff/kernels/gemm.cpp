@@ -1,4 +1,4 @@
-// autodiff/gemm.cpp -- the matrix product of gemm.hpp (read its contract first).
+// autodiff/kernels/gemm.cpp -- the matrix product of gemm.hpp (read its contract first).
 //
 // One register kernel does all the arithmetic: a tile of R rows x NV vectors of C lives in R*NV
 // vector registers; step p loads NV vectors of row p of op(B), broadcasts op(A)_ip for each row
@@ -25,7 +25,7 @@
 // vectors along n would be mostly empty (n = 3 or 4) the transposed problem may run instead.
 // Buffers: thread_local, each grows to the largest size asked and stays, so that a training
 // step allocates nothing after its first.
-#include "autodiff/gemm.hpp"
+#include "autodiff/kernels/gemm.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -36,7 +36,7 @@
 #include <immintrin.h>
 #endif
 
-#include "autodiff/parallel.hpp"
+#include "autodiff/kernels/parallel.hpp"
 
 namespace sg {
 namespace {
@@ -106,7 +106,7 @@ constexpr long kNR = kNV * Simd<T>::L;
 // a B slice of KC steps (16 KiB) stays in L1 beside the A panel streaming through it; a task's
 // A rows (MC, fewer when k is long) stay in L2; a thread's packed B, k x NC, is at most 8 MiB.
 constexpr long kKC = 128, kMC = 112, kPackedABytes = 1L << 20, kPackedBBytes = 8L << 20;
-constexpr long kDirectK = 16, kDirectWork = 128L * 128 * 128;
+constexpr long kDirectWork = 128L * 128 * 128;
 
 long ceil_div(long a, long b) { return (a + b - 1) / b; }
 
@@ -317,7 +317,7 @@ void gemm(bool ta, bool tb, const T* A, int ar, int ac, const T* B, int br, int 
   const Problem<T> plain{m, n, k, a, b, C, n, 1, accumulate};
   const Problem<T> flipped{n, m, k, b.t(), a.t(), C, 1, n, accumulate};  // C^T = op(B)^T op(A)^T
   const bool parallel = m * n * k >= par::kParallelWork;
-  if (k <= kDirectK || m * n * k <= kDirectWork) {
+  if (m * n * k <= kDirectWork) {
     // Cost: vector FMAs, plus one per element of y that must first be copied into rows.
     auto cost = [&](const Problem<T>& g) { return g.m * k * ceil_div(g.n, Simd<T>::L) + (g.y.cs != 1) * k * g.n; };
     run_direct(cost(flipped) < cost(plain) ? flipped : plain, parallel);

@@ -1,4 +1,4 @@
-// autodiff/vecmath.hpp -- erf and exp over whole spans, several lanes at a time.
+// autodiff/kernels/vecmath.hpp -- erf and exp over whole spans, several lanes at a time.
 //
 // Contract: vec::erf / vec::exp write f(x[i]) to y[i] for i < n (y may alias x).
 // - float: glibc's libmvec has SIMD versions of the math functions (16 lanes with AVX-512, 8

@@ -1,4 +1,4 @@
-// autodiff/gemm.hpp -- C = op(A) op(B) or C += op(A) op(B): the engine's one matrix product.
+// autodiff/kernels/gemm.hpp -- C = op(A) op(B) or C += op(A) op(B): the engine's one matrix product.
 //
 // Shapes: A is stored (ar,ac) row-major and op(A) is A, or A^T when ta is set; likewise B and
 // tb. op(A) is (m,k), op(B) is (k,n), C is (m,n) row-major. C must not overlap A or B.

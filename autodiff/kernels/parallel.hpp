@@ -1,4 +1,4 @@
-// autodiff/parallel.hpp -- deterministic parallel loops and reductions.
+// autodiff/kernels/parallel.hpp -- deterministic parallel loops and reductions.
 //
 // Contract: every result is bitwise the same whatever the number of OpenMP threads.
 // - Work is cut into chunks whose size depends only on the problem size, never on the thread
