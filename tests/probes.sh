@@ -50,7 +50,10 @@ for point in metrics.csv latents.npy latent_steps.npy checkpoint.safetensors rep
   else probe ok "killed after $point: --resume finishes it" -- train --resume k; fi
   for f in metrics.csv checkpoint.safetensors latents.npy; do same ref/$f k/$f; done
 done
-rm -rf t; timeout -s TERM 0.3 "$SG" train --steps 200000 --checkpoint-every 100000 --quiet --out t > /dev/null 2>&1
+# SIGTERM once the run has begun (its metrics file exists: the handler is in place by then).
+rm -rf t; "$SG" train --steps 20000 --quiet --out t > /dev/null 2>&1 & pid=$!
+while [ ! -e t/metrics.csv.tmp ] && kill -0 $pid 2> /dev/null; do sleep 0.01; done
+kill -TERM $pid 2> /dev/null; { wait $pid; } 2> /dev/null
 probe ok "SIGTERM mid-run left a checkpoint: --resume finishes it" -- train --resume t
 # A full disk, as a limit on the size of any file written (ulimit -f, in KB): mid-run (the
 # metrics file passes 200 KB after the first checkpoint), then in the final write (with a
