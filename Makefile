@@ -175,11 +175,12 @@ run: $(CLI)
 	./$(CLI) train --overwrite
 
 # The suite runs at 2 threads; the determinism tests switch thread counts themselves. Then the
-# XOR tutorial, a short kill campaign (12 SIGKILLs at random moments; by hand: 100) and the
+# tutorials (XOR learned; softplus's gradient check), a short kill campaign (12 SIGKILLs at random moments; by hand: 100) and the
 # adversarial probes of tests/probes.sh (its table in $(BUILD)/probes.txt).
 test: $(TEST_BIN) $(CLI) $(TUTORIALS)
 	OMP_NUM_THREADS=2 SPHEREGRAD_CLI=./$(CLI) ./$(TEST_BIN)
 	./$(BUILD)/tutorial_xor > /dev/null && echo "tutorial_xor: learned XOR (4 of 4 correct)"
+	./$(BUILD)/tutorial_softplus
 	bash tests/line_budget.sh
 	SPHEREGRAD_CLI=./$(CLI) bash tests/kill_campaign.sh 12 800
 	SPHEREGRAD_CLI=./$(CLI) bash tests/probes.sh > $(BUILD)/probes.txt || { cat $(BUILD)/probes.txt; exit 1; }

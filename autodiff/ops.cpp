@@ -1,20 +1,29 @@
-// autodiff/ops.cpp -- forward and backward of every primitive, side by side.
+// autodiff/ops.cpp -- every primitive op, each written once: one block per op.
 //
-// Each op records one node with Tape::record, fills its value, and has a backward that adds
-// d(loss)/d(input) into each input's gradient buffer given y.grad = d(loss)/d(output).
-// Notation in the comments: x, a, b inputs; y output; g = dL/dy; shapes as (rows, cols).
-// All loops follow the determinism rules of parallel.hpp.
+// A block is: the op's formulas, then its struct -- its name, the arguments and state its
+// backward needs (the node keeps them: Node::saved), and its backward -- then the public
+// function, which is the forward, and the line that compiles it for float and double.
+// A backward adds d(loss)/d(input) into each input's gradient buffer given y.grad = d(loss)/d(y).
+// Notation: x, a, b inputs; y output; g = dL/dy; shapes as (rows, cols).
+// The loops that are about speed rather than the idea -- the matrix product, broadcasting, the
+// vector math -- are kernels (autodiff/kernels/), each tested against a plain loop; every loop
+// follows the determinism rules of kernels/parallel.hpp.
 #include "autodiff/ops.hpp"
 
 #include <algorithm>
 #include <cmath>
-#include <cstring>
 #include <string>
-#include <type_traits>
 
+#include "autodiff/kernels/broadcast.hpp"
 #include "autodiff/kernels/gemm.hpp"
 #include "autodiff/kernels/parallel.hpp"
 #include "autodiff/kernels/vecmath.hpp"
+
+// Compiles the public function `name`, of parameters (...) written with T, for float and double.
+#define SG_INSTANTIATE(name, ...)                                       \
+  template <class T> using name##_signature = Tensor<T>(__VA_ARGS__);   \
+  template name##_signature<float> name<float>;                         \
+  template name##_signature<double> name<double>;
 
 namespace sg {
 namespace {
@@ -30,6 +39,25 @@ template <class T>
 Tape<T>& same_tape(const char* op, const Tensor<T>& a, const Tensor<T>& b) {
   if (&a.tape() != &b.tape()) throw std::invalid_argument(std::string(op) + ": operands are on different tapes");
   return a.tape();
+}
+
+// Records a node of op Op (whose saved state is, unless said otherwise, the struct Op itself).
+template <class Op, class T, class Saved = Op>
+Node<T>& new_node(Tape<T>& tape, int rows, int cols, int a, int b, const Saved& saved = {}) {
+  Node<T>& y = tape.node(tape.record(op_kind<Op>, rows, cols, a, b));
+  y.template saved<Saved>() = saved;
+  return y;
+}
+template <class T>
+Tensor<T> handle(Tape<T>& tape) {
+  return {&tape, int(tape.size()) - 1};
+}
+
+// x (R,C) summed into dst, which is x's shape or x with some dimensions reduced to 1.
+template <class T>
+void reduce_into(Tape<T>& tape, const T* x, int R, int C, T* dst, int dr, int dc, T scale) {
+  T* scratch = tape.template alloc<T>(par::reduce_scratch(R, C, dr, dc));
+  par::reduce_add(x, R, C, dst, dr, dc, scale, scratch);
 }
 
 // x^e for an integer e by repeated squaring: exact for small integers, and a handful of
@@ -49,314 +77,299 @@ T ipow(T x, long e) {
 
 bool is_small_integer(double p) { return p == std::floor(p) && std::fabs(p) <= 1 << 20; }
 
-// dst (dr,dc) += scale * src (R,C) summed over the dimensions where dst has size 1.
-// dst is (R,C), (R,1), (1,C) or (1,1). Shared by the reductions and by the backward of
-// broadcasting ops, so both sum in the same fixed order.
-template <class T>
-void reduce_add(Tape<T>& tape, const T* src, int R, int C, T* dst, int dr, int dc, T scale) {
-  const long n = long(R) * C;
-  const bool parallel = n >= kParallelWork;
-  if (dr == R && dc == C) {
-    par::for_range(n, 1, [&](long lo, long hi) {
-      for (long i = lo; i < hi; ++i) dst[i] += scale * src[i];
-    });
-  } else if (dr == R) {  // each row -> (R,1)
-    par::for_each(R, parallel, [&](long i) { dst[i] += scale * par::sum_span(src + i * C, C); });
-  } else if (dc == C) {  // each column -> (1,C): chunks of rows, partials combined in order
-    const long chunks = (R + par::kRowChunk - 1) / par::kRowChunk;
-    T* partial = tape.template alloc<T>(std::size_t(chunks) * C);
-    par::for_each(chunks, parallel, [&](long c) {
-      T* p = partial + c * C;
-      std::fill(p, p + C, T(0));
-      const long end = std::min<long>(R, (c + 1) * par::kRowChunk);
-      for (long i = c * par::kRowChunk; i < end; ++i)
-        for (long j = 0; j < C; ++j) p[j] += src[i * C + j];
-    });
-    for (long j = 0; j < C; ++j) {
-      T s = 0;
-      for (long c = 0; c < chunks; ++c) s += partial[c * C + j];
-      dst[j] += scale * s;
-    }
-  } else {  // everything -> (1,1)
-    const long chunks = (n + par::kChunk - 1) / par::kChunk;
-    T* partial = tape.template alloc<T>(std::size_t(chunks));
-    par::for_each(chunks, parallel, [&](long c) {
-      partial[c] = par::sum_span(src + c * par::kChunk, std::min(par::kChunk, n - c * par::kChunk));
-    });
-    T s = 0;
-    for (long c = 0; c < chunks; ++c) s += partial[c];
-    dst[0] += scale * s;
-  }
-}
-
-// An operand broadcast to the output shape: element (i, j) is at p[i * rs + j * cs].
-struct Bcast {
-  long rs, cs;
-};
-template <class T>
-Bcast bcast(const Node<T>& n) {
-  return {n.rows == 1 ? 0 : n.cols, n.cols == 1 ? 0 : 1};
-}
-
-// ---------------------------------------------------------------- products
-// C (m,n) (+)= op(A) op(B). Products with every dimension at least kThin run on the engine's
-// kernel (gemm.hpp: one fused multiply-add chain per element). Thinner ones -- every product
-// of the color models, whose layers are at most 16 wide -- stay on Eigen's kernel, one call per
-// block of 64 output rows (the blocks depend on the shape only, so the bits do not depend on
-// the thread count). Eigen rounds these differently from a single chain (it splits some sums
-// into two), and every number of docs/findings.md was measured with its rounding; our kernel
-// is no faster on them (docs/performance.md). Eigen's packing buffers for a 64-row block stay
-// on the stack (the Makefile's EIGEN_STACK_ALLOCATION_LIMIT), so a step allocates nothing.
-constexpr long kThin = 32;
-
-template <class T>
-void product(bool ta, bool tb, const T* A, int ar, int ac, const T* B, int br, int bc, T* C, bool accumulate) {
-  const long m = ta ? ac : ar, k = ta ? ar : ac, n = tb ? br : bc;
-  if (std::min({m, n, k}) >= kThin) return gemm(ta, tb, A, ar, ac, B, br, bc, C, accumulate);
-  constexpr long kRows = 64;
-  const Eigen::Map<const Matrix<T>> a(A, ar, ac), b(B, br, bc);
-  MatrixMap<T> c(C, m, n);
-  const bool parallel = m * n * k >= kParallelWork;
-  // Large enough to run in parallel but short: cut into 16 blocks, so both threads get work.
-  const long rows_per_block = m > kRows ? kRows : parallel ? std::max(1L, m / 16) : std::max(1L, m);
-  const long blocks = (m + rows_per_block - 1) / rows_per_block;
-  par::for_each(blocks, parallel, [&](long blk) {
-    const long r0 = blk * rows_per_block, nr = std::min(m, r0 + rows_per_block) - r0;
-    if (nr <= 0) return;
-    auto out = c.middleRows(r0, nr);
-    auto run = [&](const auto& lhs, const auto& rhs) {
-      if (accumulate) out.noalias() += lhs * rhs;
-      else out.noalias() = lhs * rhs;
-    };
-    if (!ta && !tb) run(a.middleRows(r0, nr), b);
-    else if (!ta) run(a.middleRows(r0, nr), b.transpose());
-    else if (!tb) run(a.middleCols(r0, nr).transpose(), b);
-    else run(a.middleCols(r0, nr).transpose(), b.transpose());
-  });
-}
+}  // namespace
 
 // ---------------------------------------------------------------- elementwise binary
-// Forward: y = f(a, b) with broadcasting. Backward: each input gets local(a, b, y, g) for every
-// output element, summed over the dimensions along which that input was broadcast.
+// An elementwise binary op is a struct with the forward f(a, b) and a backward; binary() checks
+// the shapes and fills y = f(a, b) with broadcasting (kernels/broadcast.hpp). Each input's
+// gradient is summed over the dimensions along which that input was broadcast.
 
-template <class T>
-Tensor<T> binary_record(Op op, Tensor<T> a, Tensor<T> b) {
-  Tape<T>& tape = same_tape(op_name(op), a, b);
+namespace {
+
+template <class Op, class T>
+Tensor<T> binary(Tensor<T> a, Tensor<T> b) {
+  Tape<T>& tape = same_tape(Op::name, a, b);
   const Node<T>& A = a.node();
   const Node<T>& B = b.node();
   auto fits = [](int x, int y) { return x == y || x == 1 || y == 1; };
   if (!fits(A.rows, B.rows) || !fits(A.cols, B.cols))
-    throw ShapeError(std::string(op_name(op)) + ": shapes " + shape(A.rows, A.cols) + " and " +
+    throw ShapeError(std::string(Op::name) + ": shapes " + shape(A.rows, A.cols) + " and " +
                      shape(B.rows, B.cols) + " do not broadcast");
   const int rows = A.rows == 1 ? B.rows : A.rows, cols = A.cols == 1 ? B.cols : A.cols;
-  return {&tape, tape.record(op, rows, cols, a.id(), b.id())};
+  const Node<T>& y = new_node<Op>(tape, rows, cols, a.id(), b.id());
+  par::map(A.value, par::bcast(A.rows, A.cols), B.value, par::bcast(B.rows, B.cols), y.value, rows, cols,
+           [](T u, T v) { return Op::f(u, v); });
+  return handle(tape);
 }
 
-template <class T, class F>
-Tensor<T> binary(Op op, Tensor<T> a, Tensor<T> b, F f) {
-  Tensor<T> out = binary_record(op, a, b);
-  Tape<T>& tape = out.tape();
-  const Node<T>& y = tape.node(out.id());
-  const Node<T>& A = tape.node(a.id());
-  const Node<T>& B = tape.node(b.id());
-  const Bcast ba = bcast(A), bb = bcast(B);
-  const long C = y.cols;
-  par::for_each(y.rows, long(y.rows) * C >= kParallelWork, [&](long i) {
-    const T* pa = A.value + i * ba.rs;
-    const T* pb = B.value + i * bb.rs;
-    T* py = y.value + i * C;
-    if (ba.cs && bb.cs) for (long j = 0; j < C; ++j) py[j] = f(pa[j], pb[j]);
-    else if (ba.cs) for (long j = 0; j < C; ++j) py[j] = f(pa[j], pb[0]);
-    else if (bb.cs) for (long j = 0; j < C; ++j) py[j] = f(pa[0], pb[j]);
-    else for (long j = 0; j < C; ++j) py[j] = f(pa[0], pb[0]);
-  });
-  return out;
-}
-
+// target += local(a, b, y, g), reduced to target's shape.
 template <class T, class Local>
-void binary_backward_into(Tape<T>& tape, const Node<T>& y, const Node<T>& target, Local local) {
-  if (!target.requires_grad) return;
+void binary_backward(Tape<T>& tape, const Node<T>& y, const Node<T>& target, Local local) {
+  if (!target.grad) return;
   const Node<T>& A = tape.node(y.a);
   const Node<T>& B = tape.node(y.b);
-  const long R = y.rows, C = y.cols, n = R * C;
-  const bool full = target.rows == R && target.cols == C;
-  // Neither operand broadcast: one flat loop the compiler vectorizes.
-  if (A.rows == R && A.cols == C && B.rows == R && B.cols == C) {
-    par::for_range(n, 2, [&](long lo, long hi) {
-      for (long k = lo; k < hi; ++k) target.grad[k] += local(A.value[k], B.value[k], y.value[k], y.grad[k]);
-    });
-    return;
-  }
-  const Bcast ba = bcast(A), bb = bcast(B);
-  T* dst = full ? target.grad : tape.template alloc<T>(std::size_t(n));
-  // One row at a time; the column strides (0 or 1) are compile-time constants in each of the
-  // four variants, so every inner loop vectorizes.
-  auto row = [&](auto ca, auto cb, long i) {
-    const T* pa = A.value + i * ba.rs;
-    const T* pb = B.value + i * bb.rs;
-    const T* py = y.value + i * C;
-    const T* pg = y.grad + i * C;
-    T* pd = dst + i * C;
-    for (long j = 0; j < C; ++j) {
-      const T v = local(pa[j * ca], pb[j * cb], py[j], pg[j]);
-      if (full) pd[j] += v;
-      else pd[j] = v;
-    }
-  };
-  using One = std::integral_constant<long, 1>;
-  using Zero = std::integral_constant<long, 0>;
-  par::for_each(R, n >= kParallelWork, [&](long i) {
-    if (ba.cs && bb.cs) row(One(), One(), i);
-    else if (ba.cs) row(One(), Zero(), i);
-    else if (bb.cs) row(Zero(), One(), i);
-    else row(Zero(), Zero(), i);
-  });
-  if (!full) reduce_add(tape, dst, int(R), int(C), target.grad, target.rows, target.cols, T(1));
+  const bool full = target.rows == y.rows && target.cols == y.cols;
+  T* scratch = full ? nullptr
+                    : tape.template alloc<T>(std::size_t(y.rows) * y.cols +
+                                             par::reduce_scratch(y.rows, y.cols, target.rows, target.cols));
+  par::map_back(A.value, par::bcast(A.rows, A.cols), B.value, par::bcast(B.rows, B.cols), y.value, y.grad, y.rows,
+                y.cols, target.grad, target.rows, target.cols, scratch, local);
 }
 
-// add: y = a + b          da = g, db = g
+}  // namespace
+
+// add: y = a + b          da = g, db = g     (g itself, reduced straight into each input)
+template <class T>
+struct AddOp {
+  static constexpr const char* name = "add";
+  static T f(T a, T b) { return a + b; }
+  static void backward(Tape<T>& tape, const Node<T>& y) {
+    for (const Node<T>* x : {&tape.node(y.a), &tape.node(y.b)})
+      if (x->grad) reduce_into(tape, y.grad, y.rows, y.cols, x->grad, x->rows, x->cols, T(1));
+  }
+};
+template <class T> Tensor<T> add(Tensor<T> a, Tensor<T> b) { return binary<AddOp<T>>(a, b); }
+SG_INSTANTIATE(add, Tensor<T>, Tensor<T>)
+
 // sub: y = a - b          da = g, db = -g
+template <class T>
+struct SubOp {
+  static constexpr const char* name = "sub";
+  static T f(T a, T b) { return a - b; }
+  static void backward(Tape<T>& tape, const Node<T>& y) {
+    const Node<T>& A = tape.node(y.a);
+    const Node<T>& B = tape.node(y.b);
+    if (A.grad) reduce_into(tape, y.grad, y.rows, y.cols, A.grad, A.rows, A.cols, T(1));
+    if (B.grad) reduce_into(tape, y.grad, y.rows, y.cols, B.grad, B.rows, B.cols, T(-1));
+  }
+};
+template <class T> Tensor<T> sub(Tensor<T> a, Tensor<T> b) { return binary<SubOp<T>>(a, b); }
+SG_INSTANTIATE(sub, Tensor<T>, Tensor<T>)
+
 // mul: y = a * b          da = g b, db = g a
+template <class T>
+struct MulOp {
+  static constexpr const char* name = "mul";
+  static T f(T a, T b) { return a * b; }
+  static void backward(Tape<T>& tape, const Node<T>& y) {
+    binary_backward(tape, y, tape.node(y.a), [](T, T b, T, T g) { return g * b; });
+    binary_backward(tape, y, tape.node(y.b), [](T a, T, T, T g) { return g * a; });
+  }
+};
+template <class T> Tensor<T> mul(Tensor<T> a, Tensor<T> b) { return binary<MulOp<T>>(a, b); }
+SG_INSTANTIATE(mul, Tensor<T>, Tensor<T>)
+
 // div: y = a / b          da = g / b, db = -g a / b^2 = -g y / b
 template <class T>
-void binary_backward(Tape<T>& tape, const Node<T>& y) {
-  const Node<T>& A = tape.node(y.a);
-  const Node<T>& B = tape.node(y.b);
-  switch (y.op) {
-    case Op::Add:  // the local gradient is g itself: reduce it straight into each input
-      if (A.requires_grad) reduce_add(tape, y.grad, y.rows, y.cols, A.grad, A.rows, A.cols, T(1));
-      if (B.requires_grad) reduce_add(tape, y.grad, y.rows, y.cols, B.grad, B.rows, B.cols, T(1));
-      break;
-    case Op::Sub:
-      if (A.requires_grad) reduce_add(tape, y.grad, y.rows, y.cols, A.grad, A.rows, A.cols, T(1));
-      if (B.requires_grad) reduce_add(tape, y.grad, y.rows, y.cols, B.grad, B.rows, B.cols, T(-1));
-      break;
-    case Op::Mul:
-      binary_backward_into(tape, y, A, [](T, T b, T, T g) { return g * b; });
-      binary_backward_into(tape, y, B, [](T a, T, T, T g) { return g * a; });
-      break;
-    default:  // Op::Div
-      binary_backward_into(tape, y, A, [](T, T b, T, T g) { return g / b; });
-      binary_backward_into(tape, y, B, [](T, T b, T yv, T g) { return -g * yv / b; });
-      break;
+struct DivOp {
+  static constexpr const char* name = "div";
+  static T f(T a, T b) { return a / b; }
+  static void backward(Tape<T>& tape, const Node<T>& y) {
+    binary_backward(tape, y, tape.node(y.a), [](T, T b, T, T g) { return g / b; });
+    binary_backward(tape, y, tape.node(y.b), [](T, T b, T yv, T g) { return -g * yv / b; });
   }
-}
+};
+template <class T> Tensor<T> div(Tensor<T> a, Tensor<T> b) { return binary<DivOp<T>>(a, b); }
+SG_INSTANTIATE(div, Tensor<T>, Tensor<T>)
 
 // ---------------------------------------------------------------- elementwise unary
-// Each function object holds the forward f(x) and the derivative dy/dx(x, y) together;
-// s0 and s1 are the op's scalar arguments. `cost` is a rough count of flops per element,
-// used only to decide when a loop is worth splitting across threads.
+// An elementwise function is a struct F holding the forward f(x) and the derivative
+// df(x, y) = dy/dx together; its members are the function's arguments (a clamp's bounds), and
+// the node keeps a copy of it. Elementwise<F> is the op: it records y = f(x) and its backward
+// is dx += g df(x, y). `cost` is a rough count of flops per element, used only to decide when a
+// loop is worth splitting across threads.
+
+namespace {
+
+template <class F>
+struct Elementwise;
+template <template <class> class F, class T>
+struct Elementwise<F<T>> {
+  static constexpr const char* name = F<T>::name;
+  static Tensor<T> forward(Tensor<T> a, F<T> f) {
+    Tape<T>& tape = a.tape();
+    const Node<T>& y = new_node<Elementwise>(tape, a.rows(), a.cols(), a.id(), -1, f);
+    const T* x = a.data();
+    par::for_range(a.size(), F<T>::cost, [&](long lo, long hi) {
+      for (long i = lo; i < hi; ++i) y.value[i] = f.f(x[i]);
+    });
+    return handle(tape);
+  }
+  static void backward(Tape<T>& tape, const Node<T>& y) {
+    const Node<T>& x = tape.node(y.a);
+    const F<T> f = y.template saved<F<T>>();  // a local copy: no aliasing with the buffers
+    par::for_range(long(y.rows) * y.cols, F<T>::cost, [&](long lo, long hi) {
+      for (long i = lo; i < hi; ++i) x.grad[i] += y.grad[i] * f.df(x.value[i], y.value[i]);
+    });
+  }
+};
+template <template <class> class F, class T>
+Tensor<T> elementwise(Tensor<T> a, F<T> f = {}) {
+  return Elementwise<F<T>>::forward(a, f);
+}
+
+}  // namespace
+
+// affine: y = scale x + shift (scalar + - * / and negation)      dy/dx = scale
+template <class T>
+struct AffineOp {
+  static constexpr const char* name = "affine";
+  static constexpr long cost = 1;
+  T scale, shift;
+  T f(T x) const { return scale * x + shift; }
+  T df(T, T) const { return scale; }
+};
+template <class T> Tensor<T> affine(Tensor<T> a, double scale, double shift) {
+  return elementwise(a, AffineOp<T>{T(scale), T(shift)});
+}
+SG_INSTANTIATE(affine, Tensor<T>, double, double)
 
 // exp: y = e^x                                     dy/dx = y
-struct ExpF {
+template <class T>
+struct ExpOp {
+  static constexpr const char* name = "exp";
   static constexpr long cost = 8;
-  template <class T> static T f(T x, T, T) { return std::exp(x); }
-  template <class T> static T df(T, T y, T, T) { return y; }
+  T f(T x) const { return std::exp(x); }
+  T df(T, T y) const { return y; }
 };
+template <class T> Tensor<T> exp(Tensor<T> a) { return elementwise<ExpOp>(a); }
+SG_INSTANTIATE(exp, Tensor<T>)
+
 // log: y = ln x                                    dy/dx = 1 / x
-struct LogF {
+template <class T>
+struct LogOp {
+  static constexpr const char* name = "log";
   static constexpr long cost = 8;
-  template <class T> static T f(T x, T, T) { return std::log(x); }
-  template <class T> static T df(T x, T, T, T) { return T(1) / x; }
+  T f(T x) const { return std::log(x); }
+  T df(T x, T) const { return T(1) / x; }
 };
+template <class T> Tensor<T> log(Tensor<T> a) { return elementwise<LogOp>(a); }
+SG_INSTANTIATE(log, Tensor<T>)
+
 // sqrt: y = x^(1/2)                                dy/dx = 1 / (2 y)
-struct SqrtF {
+template <class T>
+struct SqrtOp {
+  static constexpr const char* name = "sqrt";
   static constexpr long cost = 4;
-  template <class T> static T f(T x, T, T) { return std::sqrt(x); }
-  template <class T> static T df(T, T y, T, T) { return T(0.5) / y; }
+  T f(T x) const { return std::sqrt(x); }
+  T df(T, T y) const { return T(0.5) / y; }
 };
-// pow: y = x^p (p = s0)                            dy/dx = p x^(p-1)
-struct PowF {
+template <class T> Tensor<T> sqrt(Tensor<T> a) { return elementwise<SqrtOp>(a); }
+SG_INSTANTIATE(sqrt, Tensor<T>)
+
+// pow: y = x^p                                     dy/dx = p x^(p-1)
+// p = 2 (every squared error) is its own function, so that its loops vectorize: dy/dx = 2 x.
+template <class T>
+struct PowOp {
+  static constexpr const char* name = "pow";
   static constexpr long cost = 8;
-  template <class T> static T f(T x, T p, T) {
-    return is_small_integer(p) ? ipow(x, long(p)) : std::pow(x, p);
-  }
-  template <class T> static T df(T x, T, T p, T) {
+  T p;
+  T f(T x) const { return is_small_integer(p) ? ipow(x, long(p)) : std::pow(x, p); }
+  T df(T x, T) const {
     if (p == 0) return 0;
     return p * (is_small_integer(p) ? ipow(x, long(p) - 1) : std::pow(x, p - 1));
   }
 };
-// pow with p = 2, the common case (every squared error), apart so that its loops vectorize:
-// y = x^2                                          dy/dx = 2 x
-struct SquareF {
+template <class T>
+struct SquareOp {
+  static constexpr const char* name = "pow";
   static constexpr long cost = 1;
-  template <class T> static T f(T x, T, T) { return x * x; }
-  template <class T> static T df(T x, T, T, T) { return 2 * x; }
+  T f(T x) const { return x * x; }
+  T df(T x, T) const { return 2 * x; }
 };
+template <class T> Tensor<T> pow(Tensor<T> a, double p) {
+  return p == 2 ? elementwise<SquareOp>(a) : elementwise(a, PowOp<T>{T(p)});
+}
+SG_INSTANTIATE(pow, Tensor<T>, double)
+
 // abs: y = |x|                                     dy/dx = sign(x), 0 at 0
-struct AbsF {
+template <class T>
+struct AbsOp {
+  static constexpr const char* name = "abs";
   static constexpr long cost = 1;
-  template <class T> static T f(T x, T, T) { return std::fabs(x); }
-  template <class T> static T df(T x, T, T, T) { return T((x > 0) - (x < 0)); }
+  T f(T x) const { return std::fabs(x); }
+  T df(T x, T) const { return T((x > 0) - (x < 0)); }
 };
+template <class T> Tensor<T> abs(Tensor<T> a) { return elementwise<AbsOp>(a); }
+SG_INSTANTIATE(abs, Tensor<T>)
+
 // relu: y = max(x, 0)                              dy/dx = [x > 0]
-struct ReluF {
+template <class T>
+struct ReluOp {
+  static constexpr const char* name = "relu";
   static constexpr long cost = 1;
-  template <class T> static T f(T x, T, T) { return x > 0 ? x : T(0); }
-  template <class T> static T df(T x, T, T, T) { return x > 0 ? T(1) : T(0); }
+  T f(T x) const { return x > 0 ? x : T(0); }
+  T df(T x, T) const { return x > 0 ? T(1) : T(0); }
 };
+template <class T> Tensor<T> relu(Tensor<T> a) { return elementwise<ReluOp>(a); }
+SG_INSTANTIATE(relu, Tensor<T>)
+
 // sigmoid: y = 1 / (1 + e^-x), computed without overflow     dy/dx = y (1 - y)
-struct SigmoidF {
+template <class T>
+struct SigmoidOp {
+  static constexpr const char* name = "sigmoid";
   static constexpr long cost = 8;
-  template <class T> static T f(T x, T, T) {
+  T f(T x) const {
     if (x >= 0) return T(1) / (T(1) + std::exp(-x));
     const T e = std::exp(x);
     return e / (T(1) + e);
   }
-  template <class T> static T df(T, T y, T, T) { return y * (T(1) - y); }
+  T df(T, T y) const { return y * (T(1) - y); }
 };
+template <class T> Tensor<T> sigmoid(Tensor<T> a) { return elementwise<SigmoidOp>(a); }
+SG_INSTANTIATE(sigmoid, Tensor<T>)
+
 // tanh: y = tanh x                                 dy/dx = 1 - y^2
-struct TanhF {
+template <class T>
+struct TanhOp {
+  static constexpr const char* name = "tanh";
   static constexpr long cost = 8;
-  template <class T> static T f(T x, T, T) { return std::tanh(x); }
-  template <class T> static T df(T, T y, T, T) { return T(1) - y * y; }
+  T f(T x) const { return std::tanh(x); }
+  T df(T, T y) const { return T(1) - y * y; }
 };
-// clamp: y = min(max(x, lo), hi) (lo = s0, hi = s1)     dy/dx = [lo <= x <= hi] (as PyTorch)
-struct ClampF {
-  static constexpr long cost = 1;
-  template <class T> static T f(T x, T lo, T hi) { return std::min(std::max(x, lo), hi); }
-  template <class T> static T df(T x, T, T lo, T hi) { return (x >= lo && x <= hi) ? T(1) : T(0); }
-};
-// affine: y = s0 x + s1 (scalar + - * / and negation)    dy/dx = s0
-struct AffineF {
-  static constexpr long cost = 1;
-  template <class T> static T f(T x, T s0, T s1) { return s0 * x + s1; }
-  template <class T> static T df(T, T, T s0, T) { return s0; }
-};
+template <class T> Tensor<T> tanh(Tensor<T> a) { return elementwise<TanhOp>(a); }
+SG_INSTANTIATE(tanh, Tensor<T>)
 
-template <class F, class T>
-Tensor<T> unary(Op op, Tensor<T> a, T s0 = 0, T s1 = 0) {
-  Tape<T>& tape = a.tape();
-  const int id = tape.record(op, a.rows(), a.cols(), a.id());
-  Node<T>& y = tape.node(id);
-  const Node<T>& x = tape.node(a.id());
-  y.s0 = s0;
-  y.s1 = s1;
-  par::for_range(a.size(), F::cost, [&](long lo, long hi) {
-    for (long i = lo; i < hi; ++i) y.value[i] = F::f(x.value[i], s0, s1);
-  });
-  return {&tape, id};
+// clamp: y = min(max(x, lo), hi)                   dy/dx = [lo <= x <= hi] (as PyTorch)
+template <class T>
+struct ClampOp {
+  static constexpr const char* name = "clamp";
+  static constexpr long cost = 1;
+  T lo, hi;
+  T f(T x) const { return std::min(std::max(x, lo), hi); }
+  T df(T x, T) const { return (x >= lo && x <= hi) ? T(1) : T(0); }
+};
+template <class T> Tensor<T> clamp(Tensor<T> a, double lo, double hi) {
+  if (!(lo <= hi)) throw std::invalid_argument("clamp: lo > hi");
+  return elementwise(a, ClampOp<T>{T(lo), T(hi)});
 }
-
-template <class F, class T>
-void unary_backward(Tape<T>& tape, const Node<T>& y) {
-  const Node<T>& x = tape.node(y.a);
-  par::for_range(long(y.rows) * y.cols, F::cost, [&](long lo, long hi) {
-    for (long i = lo; i < hi; ++i) x.grad[i] += y.grad[i] * F::df(x.value[i], y.value[i], y.s0, y.s1);
-  });
-}
+SG_INSTANTIATE(clamp, Tensor<T>, double, double)
 
 // gelu (exact): y = x Phi(x), Phi(x) = (1 + erf(x / sqrt 2)) / 2
 //   dy/dx = Phi(x) + x phi(x), phi(x) = e^(-x^2/2) / sqrt(2 pi)
-// Phi is saved in aux by the forward, so the backward needs one exp per element and no erf.
-// erf and exp run a vector at a time (vecmath.hpp): they dominate the color models' step.
+// The forward saves Phi, so the backward needs one exp per element and no erf. erf and exp run
+// a vector at a time (kernels/vecmath.hpp): they dominate the color models' step.
 template <class T>
-Tensor<T> gelu_forward(Tensor<T> a) {
+struct GeluOp {
+  static constexpr const char* name = "gelu";
+  const T* cdf;  // Phi(x), one per element
+  static void backward(Tape<T>& tape, const Node<T>& y) {
+    const Node<T>& x = tape.node(y.a);
+    const T* cdf = y.template saved<GeluOp>().cdf;
+    const long n = long(y.rows) * y.cols;
+    T* pdf = tape.template alloc<T>(std::size_t(n));
+    par::for_range(n, 8, [&](long lo, long hi) {
+      for (long i = lo; i < hi; ++i) pdf[i] = T(-0.5) * x.value[i] * x.value[i];
+      vec::exp(pdf + lo, pdf + lo, hi - lo);
+      for (long i = lo; i < hi; ++i)
+        x.grad[i] += y.grad[i] * (cdf[i] + x.value[i] * T(0.39894228040143267794) * pdf[i]);
+    });
+  }
+};
+template <class T> Tensor<T> gelu(Tensor<T> a) {
   Tape<T>& tape = a.tape();
   T* cdf = tape.template alloc<T>(std::size_t(a.size()));
-  const int id = tape.record(Op::Gelu, a.rows(), a.cols(), a.id());
-  Node<T>& y = tape.node(id);
-  y.aux = cdf;
+  const Node<T>& y = new_node<GeluOp<T>>(tape, a.rows(), a.cols(), a.id(), -1, {cdf});
   const T* x = a.data();
   par::for_range(a.size(), 16, [&](long lo, long hi) {
     for (long i = lo; i < hi; ++i) cdf[i] = x[i] * T(0.70710678118654752440);
@@ -366,112 +379,179 @@ Tensor<T> gelu_forward(Tensor<T> a) {
       y.value[i] = x[i] * cdf[i];
     }
   });
-  return {&tape, id};
+  return handle(tape);
 }
-
-template <class T>
-void gelu_backward(Tape<T>& tape, const Node<T>& y) {
-  const Node<T>& x = tape.node(y.a);
-  const T* cdf = static_cast<const T*>(y.aux);
-  const long n = long(y.rows) * y.cols;
-  T* pdf = tape.template alloc<T>(std::size_t(n));
-  par::for_range(n, 8, [&](long lo, long hi) {
-    for (long i = lo; i < hi; ++i) pdf[i] = T(-0.5) * x.value[i] * x.value[i];
-    vec::exp(pdf + lo, pdf + lo, hi - lo);
-    for (long i = lo; i < hi; ++i)
-      x.grad[i] += y.grad[i] * (cdf[i] + x.value[i] * T(0.39894228040143267794) * pdf[i]);
-  });
-}
+SG_INSTANTIATE(gelu, Tensor<T>)
 
 // ---------------------------------------------------------------- reductions
-// sum (scaled): y = s0 * sum over the reduced dimensions of x     dx_ij = s0 g (broadcast back)
-
+// sum: y = scale * sum of x over the dimensions y has size 1 in: everything -> (1,1), each row
+// -> (R,1), each column -> (1,C); the means are sums with scale = 1 / count.
+//   dx_ij = scale g (g broadcast back over the summed dimensions)
 template <class T>
-Tensor<T> reduction(Op op, Tensor<T> a, int rows, int cols, double scale) {
+struct SumOp {
+  static constexpr const char* name = "sum";
+  T scale;
+  static void backward(Tape<T>& tape, const Node<T>& y) {
+    const Node<T>& x = tape.node(y.a);
+    const T scale = y.template saved<SumOp>().scale;
+    const par::Bcast by = par::bcast(y.rows, y.cols);
+    const long C = x.cols;
+    par::for_each(x.rows, long(x.rows) * C >= kParallelWork, [&](long i) {
+      T* dx = x.grad + i * C;
+      const T* g = y.grad + i * by.rs;
+      if (by.cs) for (long j = 0; j < C; ++j) dx[j] += scale * g[j];  // y is a row (1,C)
+      else for (long j = 0; j < C; ++j) dx[j] += scale * g[0];        // y is (R,1) or (1,1)
+    });
+  }
+};
+namespace {
+template <class T>
+Tensor<T> reduce(Tensor<T> a, int rows, int cols, double scale) {
   Tape<T>& tape = a.tape();
-  const int id = tape.record(op, rows, cols, a.id());
-  Node<T>& y = tape.node(id);
-  const Node<T>& x = tape.node(a.id());
-  y.s0 = T(scale);
+  const Node<T>& y = new_node<SumOp<T>>(tape, rows, cols, a.id(), -1, {T(scale)});
   std::fill(y.value, y.value + long(rows) * cols, T(0));
-  reduce_add(tape, x.value, x.rows, x.cols, y.value, rows, cols, y.s0);
-  return {&tape, id};
+  reduce_into(tape, a.data(), a.rows(), a.cols(), y.value, rows, cols, T(scale));
+  return handle(tape);
 }
-
-template <class T>
-void reduction_backward(Tape<T>& tape, const Node<T>& y) {
-  const Node<T>& x = tape.node(y.a);
-  const Bcast by = bcast(y);
-  const long C = x.cols;
-  par::for_each(x.rows, long(x.rows) * C >= kParallelWork, [&](long i) {
-    T* dx = x.grad + i * C;
-    const T* g = y.grad + i * by.rs;
-    if (by.cs) for (long j = 0; j < C; ++j) dx[j] += y.s0 * g[j];  // y is a row (1,C)
-    else for (long j = 0; j < C; ++j) dx[j] += y.s0 * g[0];        // y is (R,1) or (1,1)
-  });
-}
+}  // namespace
+template <class T> Tensor<T> sum(Tensor<T> a) { return reduce(a, 1, 1, 1.0); }
+template <class T> Tensor<T> mean(Tensor<T> a) { return reduce(a, 1, 1, 1.0 / double(a.size())); }
+template <class T> Tensor<T> row_sum(Tensor<T> a) { return reduce(a, a.rows(), 1, 1.0); }
+template <class T> Tensor<T> row_mean(Tensor<T> a) { return reduce(a, a.rows(), 1, 1.0 / a.cols()); }
+template <class T> Tensor<T> col_sum(Tensor<T> a) { return reduce(a, 1, a.cols(), 1.0); }
+template <class T> Tensor<T> col_mean(Tensor<T> a) { return reduce(a, 1, a.cols(), 1.0 / a.rows()); }
+SG_INSTANTIATE(sum, Tensor<T>)
+SG_INSTANTIATE(mean, Tensor<T>)
+SG_INSTANTIATE(row_sum, Tensor<T>)
+SG_INSTANTIATE(row_mean, Tensor<T>)
+SG_INSTANTIATE(col_sum, Tensor<T>)
+SG_INSTANTIATE(col_mean, Tensor<T>)
 
 // ---------------------------------------------------------------- matmul, transpose
-// matmul: y = op(a) op(b)
+// matmul: y = op(a) op(b), op transposing where asked (no transposed copy is ever recorded)
 //   da = g op(b)^T           (or, when a is transposed, op(b) g^T)
 //   db = op(a)^T g           (or, when b is transposed, g^T op(a))
-
+// Forward and backward call the product kernel (kernels/gemm.hpp), which accumulates with `true`.
 template <class T>
-void matmul_backward(Tape<T>& tape, const Node<T>& y) {
-  const Node<T>& A = tape.node(y.a);
-  const Node<T>& B = tape.node(y.b);
-  const bool ta = y.iarg & 1, tb = y.iarg & 2;
-  if (A.requires_grad) {
-    if (!ta) product(false, !tb, y.grad, y.rows, y.cols, B.value, B.rows, B.cols, A.grad, true);
-    else product(tb, true, B.value, B.rows, B.cols, y.grad, y.rows, y.cols, A.grad, true);
+struct MatMulOp {
+  static constexpr const char* name = "matmul";
+  bool ta, tb;  // transpose a, transpose b
+  static void backward(Tape<T>& tape, const Node<T>& y) {
+    const Node<T>& A = tape.node(y.a);
+    const Node<T>& B = tape.node(y.b);
+    const auto [ta, tb] = y.template saved<MatMulOp>();
+    if (A.grad) {
+      if (!ta) product(false, !tb, y.grad, y.rows, y.cols, B.value, B.rows, B.cols, A.grad, true);
+      else product(tb, true, B.value, B.rows, B.cols, y.grad, y.rows, y.cols, A.grad, true);
+    }
+    if (B.grad) {
+      if (!tb) product(!ta, false, A.value, A.rows, A.cols, y.grad, y.rows, y.cols, B.grad, true);
+      else product(true, ta, y.grad, y.rows, y.cols, A.value, A.rows, A.cols, B.grad, true);
+    }
   }
-  if (B.requires_grad) {
-    if (!tb) product(!ta, false, A.value, A.rows, A.cols, y.grad, y.rows, y.cols, B.grad, true);
-    else product(true, ta, y.grad, y.rows, y.cols, A.value, A.rows, A.cols, B.grad, true);
-  }
+};
+template <class T> Tensor<T> matmul(Tensor<T> a, Tensor<T> b, bool transpose_a, bool transpose_b) {
+  Tape<T>& tape = same_tape("matmul", a, b);
+  const int m = transpose_a ? a.cols() : a.rows(), k = transpose_a ? a.rows() : a.cols();
+  const int k2 = transpose_b ? b.cols() : b.rows(), n = transpose_b ? b.rows() : b.cols();
+  if (k != k2)
+    throw ShapeError("matmul: inner dimensions differ: " + shape(a.rows(), a.cols()) +
+                     (transpose_a ? "^T" : "") + " x " + shape(b.rows(), b.cols()) +
+                     (transpose_b ? "^T" : ""));
+  const Node<T>& y = new_node<MatMulOp<T>>(tape, m, n, a.id(), b.id(), {transpose_a, transpose_b});
+  product(transpose_a, transpose_b, a.data(), a.rows(), a.cols(), b.data(), b.rows(), b.cols(), y.value, false);
+  return handle(tape);
 }
+SG_INSTANTIATE(matmul, Tensor<T>, Tensor<T>, bool, bool)
 
 // transpose: y = x^T       dx = g^T
 template <class T>
-void transpose_backward(Tape<T>& tape, const Node<T>& y) {
-  const Node<T>& x = tape.node(y.a);
-  MatrixMap<T>(x.grad, x.rows, x.cols) += MatrixMap<T>(y.grad, y.rows, y.cols).transpose();
+struct TransposeOp {
+  static constexpr const char* name = "transpose";
+  static void backward(Tape<T>& tape, const Node<T>& y) {
+    const Node<T>& x = tape.node(y.a);
+    MatrixMap<T>(x.grad, x.rows, x.cols) += MatrixMap<T>(y.grad, y.rows, y.cols).transpose();
+  }
+};
+template <class T> Tensor<T> transpose(Tensor<T> a) {
+  Tape<T>& tape = a.tape();
+  const Node<T>& y = new_node<TransposeOp<T>>(tape, a.cols(), a.rows(), a.id(), -1);
+  MatrixMap<T>(y.value, a.cols(), a.rows()) = a.value().transpose();
+  return handle(tape);
 }
+SG_INSTANTIATE(transpose, Tensor<T>)
 
 // ---------------------------------------------------------------- row geometry
 // row_norm: y_i = ||x_i||                           dx_ij = g_i x_ij / y_i   (0 where y_i = 0)
 template <class T>
-void row_norm_backward(Tape<T>& tape, const Node<T>& y) {
-  const Node<T>& x = tape.node(y.a);
-  const long C = x.cols;
-  par::for_each(x.rows, long(x.rows) * C >= kParallelWork, [&](long i) {
-    if (y.value[i] == 0) return;
-    const T s = y.grad[i] / y.value[i];
-    for (long j = 0; j < C; ++j) x.grad[i * C + j] += s * x.value[i * C + j];
-  });
+struct RowNormOp {
+  static constexpr const char* name = "row_norm";
+  static void backward(Tape<T>& tape, const Node<T>& y) {
+    const Node<T>& x = tape.node(y.a);
+    const long C = x.cols;
+    par::for_each(x.rows, long(x.rows) * C >= kParallelWork, [&](long i) {
+      if (y.value[i] == 0) return;
+      const T s = y.grad[i] / y.value[i];
+      for (long j = 0; j < C; ++j) x.grad[i * C + j] += s * x.value[i * C + j];
+    });
+  }
+};
+template <class T> Tensor<T> row_norm(Tensor<T> a) {
+  Tape<T>& tape = a.tape();
+  T* y = new_node<RowNormOp<T>>(tape, a.rows(), 1, a.id(), -1).value;
+  const T* x = a.data();
+  const long C = a.cols();
+  par::for_each(a.rows(), a.size() >= kParallelWork,
+                [&](long i) { y[i] = std::sqrt(dot_span(x + i * C, x + i * C, C)); });
+  return handle(tape);
 }
+SG_INSTANTIATE(row_norm, Tensor<T>)
 
-// normalize_rows: y_i = x_i / d_i, d_i = ||x_i|| + eps, n_i = ||x_i|| (saved in aux)
+// normalize_rows: y_i = x_i / d_i, d_i = n_i + eps, n_i = ||x_i|| (saved)
 //   dx_i = g_i / d_i - x_i (x_i . g_i) / (n_i d_i^2)           (second term 0 where n_i = 0)
 template <class T>
-void normalize_rows_backward(Tape<T>& tape, const Node<T>& y) {
-  const Node<T>& x = tape.node(y.a);
-  const T* norm = static_cast<const T*>(y.aux);
-  const long C = x.cols;
-  par::for_each(x.rows, long(x.rows) * C >= kParallelWork, [&](long i) {
-    const T* xi = x.value + i * C;
-    const T* gi = y.grad + i * C;
-    T* dxi = x.grad + i * C;
-    const T d = norm[i] + y.s0;
-    const T radial = norm[i] > 0 ? dot_span(xi, gi, C) / (norm[i] * d * d) : T(0);
-    for (long j = 0; j < C; ++j) dxi[j] += gi[j] / d - xi[j] * radial;
+struct NormalizeRowsOp {
+  static constexpr const char* name = "normalize_rows";
+  T eps;
+  const T* norm;  // n_i, one per row
+  static void backward(Tape<T>& tape, const Node<T>& y) {
+    const Node<T>& x = tape.node(y.a);
+    const auto [eps, norm] = y.template saved<NormalizeRowsOp>();
+    const long C = x.cols;
+    par::for_each(x.rows, long(x.rows) * C >= kParallelWork, [&](long i) {
+      const T* xi = x.value + i * C;
+      const T* gi = y.grad + i * C;
+      T* dxi = x.grad + i * C;
+      const T d = norm[i] + eps;
+      const T radial = norm[i] > 0 ? dot_span(xi, gi, C) / (norm[i] * d * d) : T(0);
+      for (long j = 0; j < C; ++j) dxi[j] += gi[j] / d - xi[j] * radial;
+    });
+  }
+};
+template <class T> Tensor<T> normalize_rows(Tensor<T> a, double eps) {
+  Tape<T>& tape = a.tape();
+  T* norm = tape.template alloc<T>(std::size_t(a.rows()));
+  const Node<T>& y = new_node<NormalizeRowsOp<T>>(tape, a.rows(), a.cols(), a.id(), -1, {T(eps), norm});
+  const T* x = a.data();
+  const long C = a.cols();
+  par::for_each(a.rows(), a.size() >= kParallelWork, [&](long i) {
+    norm[i] = std::sqrt(dot_span(x + i * C, x + i * C, C));
+    const T inv = T(1) / (norm[i] + T(eps));
+    for (long j = 0; j < C; ++j) y.value[i * C + j] = x[i * C + j] * inv;
   });
+  return handle(tape);
 }
+SG_INSTANTIATE(normalize_rows, Tensor<T>, double)
+
+// cosine_similarity: S_ij = u_i . u_j with u = normalize_rows(a) -- a composition, no backward.
+template <class T> Tensor<T> cosine_similarity(Tensor<T> a, double eps) {
+  const Tensor<T> unit = normalize_rows(a, eps);
+  return matmul(unit, unit, false, true);
+}
+SG_INSTANTIATE(cosine_similarity, Tensor<T>, double)
 
 // ---------------------------------------------------------------- structure
-// slice_cols: y = x[:, s : s+n]                      dx[:, s : s+n] += g
-// concat_cols: y = [a b]                             da = g[:, :a.cols], db = g[:, a.cols:]
-// gather_rows: y_i = x_idx[i]                        dx_idx[i] += g_i (in order of i)
+namespace {
 
 template <class T>
 void copy_cols(const T* src, long src_cols, long src_start, T* dst, long dst_cols, long dst_start,
@@ -484,152 +564,66 @@ void copy_cols(const T* src, long src_cols, long src_start, T* dst, long dst_col
   }
 }
 
-template <class T>
-void structure_backward(Tape<T>& tape, const Node<T>& y) {
-  const Node<T>& x = tape.node(y.a);
-  if (y.op == Op::SliceCols) {
-    copy_cols(y.grad, y.cols, 0, x.grad, x.cols, y.iarg, y.rows, y.cols, true);
-  } else if (y.op == Op::ConcatCols) {
-    const Node<T>& b = tape.node(y.b);
-    if (x.requires_grad) copy_cols(y.grad, y.cols, 0, x.grad, x.cols, 0, y.rows, x.cols, true);
-    if (b.requires_grad) copy_cols(y.grad, y.cols, x.cols, b.grad, b.cols, 0, y.rows, b.cols, true);
-  } else {  // Op::GatherRows
-    const int* index = static_cast<const int*>(y.aux);
-    for (long i = 0; i < y.rows; ++i)
-      for (long j = 0; j < y.cols; ++j) x.grad[long(index[i]) * x.cols + j] += y.grad[i * y.cols + j];
-  }
-}
-
 }  // namespace
 
-// ---------------------------------------------------------------- public ops
-
-template <class T> Tensor<T> add(Tensor<T> a, Tensor<T> b) {
-  return binary(Op::Add, a, b, [](T u, T v) { return u + v; });
-}
-template <class T> Tensor<T> sub(Tensor<T> a, Tensor<T> b) {
-  return binary(Op::Sub, a, b, [](T u, T v) { return u - v; });
-}
-template <class T> Tensor<T> mul(Tensor<T> a, Tensor<T> b) {
-  return binary(Op::Mul, a, b, [](T u, T v) { return u * v; });
-}
-template <class T> Tensor<T> div(Tensor<T> a, Tensor<T> b) {
-  return binary(Op::Div, a, b, [](T u, T v) { return u / v; });
-}
-template <class T> Tensor<T> affine(Tensor<T> a, double scale, double shift) {
-  return unary<AffineF>(Op::Affine, a, T(scale), T(shift));
-}
-
-template <class T> Tensor<T> matmul(Tensor<T> a, Tensor<T> b, bool transpose_a, bool transpose_b) {
-  Tape<T>& tape = same_tape("matmul", a, b);
-  const int m = transpose_a ? a.cols() : a.rows(), k = transpose_a ? a.rows() : a.cols();
-  const int k2 = transpose_b ? b.cols() : b.rows(), n = transpose_b ? b.rows() : b.cols();
-  if (k != k2)
-    throw ShapeError("matmul: inner dimensions differ: " + shape(a.rows(), a.cols()) +
-                     (transpose_a ? "^T" : "") + " x " + shape(b.rows(), b.cols()) +
-                     (transpose_b ? "^T" : ""));
-  const int id = tape.record(Op::MatMul, m, n, a.id(), b.id());
-  Node<T>& y = tape.node(id);
-  y.iarg = (transpose_a ? 1 : 0) | (transpose_b ? 2 : 0);
-  product(transpose_a, transpose_b, a.data(), a.rows(), a.cols(), b.data(), b.rows(), b.cols(), y.value,
-       false);
-  return {&tape, id};
-}
-
-template <class T> Tensor<T> transpose(Tensor<T> a) {
-  Tape<T>& tape = a.tape();
-  const int id = tape.record(Op::Transpose, a.cols(), a.rows(), a.id());
-  MatrixMap<T>(tape.node(id).value, a.cols(), a.rows()) = a.value().transpose();
-  return {&tape, id};
-}
-
-template <class T> Tensor<T> sum(Tensor<T> a) { return reduction(Op::Sum, a, 1, 1, 1.0); }
-template <class T> Tensor<T> mean(Tensor<T> a) {
-  return reduction(Op::Sum, a, 1, 1, 1.0 / double(a.size()));
-}
-template <class T> Tensor<T> row_sum(Tensor<T> a) { return reduction(Op::RowSum, a, a.rows(), 1, 1.0); }
-template <class T> Tensor<T> row_mean(Tensor<T> a) {
-  return reduction(Op::RowSum, a, a.rows(), 1, 1.0 / a.cols());
-}
-template <class T> Tensor<T> col_sum(Tensor<T> a) { return reduction(Op::ColSum, a, 1, a.cols(), 1.0); }
-template <class T> Tensor<T> col_mean(Tensor<T> a) {
-  return reduction(Op::ColSum, a, 1, a.cols(), 1.0 / a.rows());
-}
-
-template <class T> Tensor<T> exp(Tensor<T> a) { return unary<ExpF>(Op::Exp, a); }
-template <class T> Tensor<T> log(Tensor<T> a) { return unary<LogF>(Op::Log, a); }
-template <class T> Tensor<T> sqrt(Tensor<T> a) { return unary<SqrtF>(Op::Sqrt, a); }
-template <class T> Tensor<T> pow(Tensor<T> a, double p) {
-  return p == 2 ? unary<SquareF>(Op::Pow, a, T(2)) : unary<PowF>(Op::Pow, a, T(p));
-}
-template <class T> Tensor<T> abs(Tensor<T> a) { return unary<AbsF>(Op::Abs, a); }
-template <class T> Tensor<T> relu(Tensor<T> a) { return unary<ReluF>(Op::Relu, a); }
-template <class T> Tensor<T> gelu(Tensor<T> a) { return gelu_forward(a); }
-template <class T> Tensor<T> sigmoid(Tensor<T> a) { return unary<SigmoidF>(Op::Sigmoid, a); }
-template <class T> Tensor<T> tanh(Tensor<T> a) { return unary<TanhF>(Op::Tanh, a); }
-template <class T> Tensor<T> clamp(Tensor<T> a, double lo, double hi) {
-  if (!(lo <= hi)) throw std::invalid_argument("clamp: lo > hi");
-  return unary<ClampF>(Op::Clamp, a, T(lo), T(hi));
-}
-
-template <class T> Tensor<T> row_norm(Tensor<T> a) {
-  Tape<T>& tape = a.tape();
-  const int id = tape.record(Op::RowNorm, a.rows(), 1, a.id());
-  T* y = tape.node(id).value;
-  const T* x = a.data();
-  const long C = a.cols();
-  par::for_each(a.rows(), a.size() >= kParallelWork,
-                [&](long i) { y[i] = std::sqrt(dot_span(x + i * C, x + i * C, C)); });
-  return {&tape, id};
-}
-
-template <class T> Tensor<T> normalize_rows(Tensor<T> a, double eps) {
-  Tape<T>& tape = a.tape();
-  T* norm = tape.template alloc<T>(std::size_t(a.rows()));
-  const int id = tape.record(Op::NormalizeRows, a.rows(), a.cols(), a.id());
-  Node<T>& y = tape.node(id);
-  y.aux = norm;
-  y.s0 = T(eps);
-  const T* x = a.data();
-  const long C = a.cols();
-  par::for_each(a.rows(), a.size() >= kParallelWork, [&](long i) {
-    norm[i] = std::sqrt(dot_span(x + i * C, x + i * C, C));
-    const T inv = T(1) / (norm[i] + y.s0);
-    for (long j = 0; j < C; ++j) y.value[i * C + j] = x[i * C + j] * inv;
-  });
-  return {&tape, id};
-}
-
-template <class T> Tensor<T> cosine_similarity(Tensor<T> a, double eps) {
-  const Tensor<T> unit = normalize_rows(a, eps);
-  return matmul(unit, unit, false, true);
-}
-
+// slice_cols: y = x[:, s : s+n]                      dx[:, s : s+n] += g
+template <class T>
+struct SliceColsOp {
+  static constexpr const char* name = "slice_cols";
+  int start;
+  static void backward(Tape<T>& tape, const Node<T>& y) {
+    const Node<T>& x = tape.node(y.a);
+    copy_cols(y.grad, y.cols, 0, x.grad, x.cols, y.template saved<SliceColsOp>().start, y.rows, y.cols, true);
+  }
+};
 template <class T> Tensor<T> slice_cols(Tensor<T> a, int start, int count) {
   if (start < 0 || count < 0 || start + count > a.cols())
     throw ShapeError("slice_cols: columns [" + std::to_string(start) + ", " +
                      std::to_string(start + count) + ") out of range for shape " +
                      shape(a.rows(), a.cols()));
   Tape<T>& tape = a.tape();
-  const int id = tape.record(Op::SliceCols, a.rows(), count, a.id());
-  tape.node(id).iarg = start;
-  copy_cols(a.data(), a.cols(), start, tape.node(id).value, count, 0, a.rows(), count, false);
-  return {&tape, id};
+  const Node<T>& y = new_node<SliceColsOp<T>>(tape, a.rows(), count, a.id(), -1, {start});
+  copy_cols(a.data(), a.cols(), start, y.value, count, 0, a.rows(), count, false);
+  return handle(tape);
 }
+SG_INSTANTIATE(slice_cols, Tensor<T>, int, int)
 
+// concat_cols: y = [a b]                             da = g[:, :a.cols], db = g[:, a.cols:]
+template <class T>
+struct ConcatColsOp {
+  static constexpr const char* name = "concat_cols";
+  static void backward(Tape<T>& tape, const Node<T>& y) {
+    const Node<T>& a = tape.node(y.a);
+    const Node<T>& b = tape.node(y.b);
+    if (a.grad) copy_cols(y.grad, y.cols, 0, a.grad, a.cols, 0, y.rows, a.cols, true);
+    if (b.grad) copy_cols(y.grad, y.cols, a.cols, b.grad, b.cols, 0, y.rows, b.cols, true);
+  }
+};
 template <class T> Tensor<T> concat_cols(Tensor<T> a, Tensor<T> b) {
   Tape<T>& tape = same_tape("concat_cols", a, b);
   if (a.rows() != b.rows())
     throw ShapeError("concat_cols: row counts differ: " + shape(a.rows(), a.cols()) + " and " +
                      shape(b.rows(), b.cols()));
   const int cols = a.cols() + b.cols();
-  const int id = tape.record(Op::ConcatCols, a.rows(), cols, a.id(), b.id());
-  T* y = tape.node(id).value;
+  T* y = new_node<ConcatColsOp<T>>(tape, a.rows(), cols, a.id(), b.id()).value;
   copy_cols(a.data(), a.cols(), 0, y, cols, 0, a.rows(), a.cols(), false);
   copy_cols(b.data(), b.cols(), 0, y, cols, a.cols(), a.rows(), b.cols(), false);
-  return {&tape, id};
+  return handle(tape);
 }
+SG_INSTANTIATE(concat_cols, Tensor<T>, Tensor<T>)
 
+// gather_rows: y_i = x_index[i]                      dx_index[i] += g_i (in order of i)
+template <class T>
+struct GatherRowsOp {
+  static constexpr const char* name = "gather_rows";
+  const int* index;  // a copy of the caller's indices
+  static void backward(Tape<T>& tape, const Node<T>& y) {
+    const Node<T>& x = tape.node(y.a);
+    const int* index = y.template saved<GatherRowsOp>().index;
+    for (long i = 0; i < y.rows; ++i)
+      for (long j = 0; j < y.cols; ++j) x.grad[long(index[i]) * x.cols + j] += y.grad[i * y.cols + j];
+  }
+};
 template <class T> Tensor<T> gather_rows(Tensor<T> a, const int* index, int count) {
   for (int i = 0; i < count; ++i)
     if (index[i] < 0 || index[i] >= a.rows())
@@ -638,78 +632,11 @@ template <class T> Tensor<T> gather_rows(Tensor<T> a, const int* index, int coun
   Tape<T>& tape = a.tape();
   int* saved = tape.template alloc<int>(std::size_t(count));
   std::copy(index, index + count, saved);
-  const int id = tape.record(Op::GatherRows, count, a.cols(), a.id());
-  Node<T>& y = tape.node(id);
-  y.aux = saved;
+  T* y = new_node<GatherRowsOp<T>>(tape, count, a.cols(), a.id(), -1, {saved}).value;
   const long C = a.cols();
-  for (long i = 0; i < count; ++i) std::copy(a.data() + saved[i] * C, a.data() + (saved[i] + 1) * C, y.value + i * C);
-  return {&tape, id};
+  for (long i = 0; i < count; ++i) std::copy(a.data() + saved[i] * C, a.data() + (saved[i] + 1) * C, y + i * C);
+  return handle(tape);
 }
-
-// The reverse sweep's dispatch: one switch, no virtual calls.
-template <class T>
-void backward_node(Tape<T>& tape, int id) {
-  const Node<T>& y = tape.node(id);
-  switch (y.op) {
-    case Op::Leaf: break;  // a leaf passes its gradient on to nothing
-    case Op::Add: case Op::Sub: case Op::Mul: case Op::Div: binary_backward(tape, y); break;
-    case Op::Affine: unary_backward<AffineF>(tape, y); break;
-    case Op::MatMul: matmul_backward(tape, y); break;
-    case Op::Transpose: transpose_backward(tape, y); break;
-    case Op::Sum: case Op::RowSum: case Op::ColSum: reduction_backward(tape, y); break;
-    case Op::Exp: unary_backward<ExpF>(tape, y); break;
-    case Op::Log: unary_backward<LogF>(tape, y); break;
-    case Op::Sqrt: unary_backward<SqrtF>(tape, y); break;
-    case Op::Pow:
-      if (y.s0 == 2) unary_backward<SquareF>(tape, y);
-      else unary_backward<PowF>(tape, y);
-      break;
-    case Op::Abs: unary_backward<AbsF>(tape, y); break;
-    case Op::Relu: unary_backward<ReluF>(tape, y); break;
-    case Op::Gelu: gelu_backward(tape, y); break;
-    case Op::Sigmoid: unary_backward<SigmoidF>(tape, y); break;
-    case Op::Tanh: unary_backward<TanhF>(tape, y); break;
-    case Op::Clamp: unary_backward<ClampF>(tape, y); break;
-    case Op::RowNorm: row_norm_backward(tape, y); break;
-    case Op::NormalizeRows: normalize_rows_backward(tape, y); break;
-    case Op::SliceCols: case Op::ConcatCols: case Op::GatherRows: structure_backward(tape, y); break;
-    case Op::Custom: y.custom_backward(tape, y); break;
-  }
-}
-
-#define SG_INSTANTIATE_OPS(T)                                                   \
-  template void backward_node<T>(Tape<T>&, int);                                \
-  template Tensor<T> add(Tensor<T>, Tensor<T>);                                 \
-  template Tensor<T> sub(Tensor<T>, Tensor<T>);                                 \
-  template Tensor<T> mul(Tensor<T>, Tensor<T>);                                 \
-  template Tensor<T> div(Tensor<T>, Tensor<T>);                                 \
-  template Tensor<T> affine(Tensor<T>, double, double);                         \
-  template Tensor<T> matmul(Tensor<T>, Tensor<T>, bool, bool);                  \
-  template Tensor<T> transpose(Tensor<T>);                                      \
-  template Tensor<T> sum(Tensor<T>);                                            \
-  template Tensor<T> mean(Tensor<T>);                                           \
-  template Tensor<T> row_sum(Tensor<T>);                                        \
-  template Tensor<T> row_mean(Tensor<T>);                                       \
-  template Tensor<T> col_sum(Tensor<T>);                                        \
-  template Tensor<T> col_mean(Tensor<T>);                                       \
-  template Tensor<T> exp(Tensor<T>);                                            \
-  template Tensor<T> log(Tensor<T>);                                            \
-  template Tensor<T> sqrt(Tensor<T>);                                           \
-  template Tensor<T> pow(Tensor<T>, double);                                    \
-  template Tensor<T> abs(Tensor<T>);                                            \
-  template Tensor<T> relu(Tensor<T>);                                           \
-  template Tensor<T> gelu(Tensor<T>);                                           \
-  template Tensor<T> sigmoid(Tensor<T>);                                        \
-  template Tensor<T> tanh(Tensor<T>);                                           \
-  template Tensor<T> clamp(Tensor<T>, double, double);                          \
-  template Tensor<T> row_norm(Tensor<T>);                                       \
-  template Tensor<T> normalize_rows(Tensor<T>, double);                         \
-  template Tensor<T> cosine_similarity(Tensor<T>, double);                      \
-  template Tensor<T> slice_cols(Tensor<T>, int, int);                           \
-  template Tensor<T> concat_cols(Tensor<T>, Tensor<T>);                         \
-  template Tensor<T> gather_rows(Tensor<T>, const int*, int);
-
-SG_INSTANTIATE_OPS(float)
-SG_INSTANTIATE_OPS(double)
+SG_INSTANTIATE(gather_rows, Tensor<T>, const int*, int)
 
 }  // namespace sg

@@ -8,18 +8,6 @@
 
 namespace sg {
 
-// Defined next to the ops in ops.cpp: propagates node `id`'s gradient to its inputs.
-template <class T>
-void backward_node(Tape<T>& tape, int id);
-
-const char* op_name(Op op) {
-  static const char* const names[] = {
-      "leaf", "add", "sub", "mul", "div", "affine", "matmul", "transpose", "sum", "row_sum",
-      "col_sum", "exp", "log", "sqrt", "pow", "abs", "relu", "gelu", "sigmoid", "tanh", "clamp",
-      "row_norm", "normalize_rows", "slice_cols", "concat_cols", "gather_rows", "custom"};
-  return names[static_cast<int>(op)];
-}
-
 void set_num_threads(int n) { omp_set_num_threads(n < 1 ? 1 : n); }
 int num_threads() { return omp_get_max_threads(); }
 
@@ -86,36 +74,37 @@ std::size_t Tape<T>::arena_bytes() const {
 }
 
 template <class T>
-int Tape<T>::record(Op op, int rows, int cols, int a, int b) {
+int Tape<T>::record(const OpKind<T>& kind, int rows, int cols, int a, int b) {
   if (rows < 0 || cols < 0)
-    throw ShapeError(std::string(op_name(op)) + ": negative shape (" + std::to_string(rows) + "," +
+    throw ShapeError(std::string(kind.name) + ": negative shape (" + std::to_string(rows) + "," +
                      std::to_string(cols) + ")");
-  const bool needs_grad = grad_enabled_ && ((a >= 0 && nodes_[a].requires_grad) ||
-                                            (b >= 0 && nodes_[b].requires_grad));
+  const bool needs_grad = grad_enabled_ && ((a >= 0 && nodes_[a].grad) || (b >= 0 && nodes_[b].grad));
+  return push(&kind, rows, cols, a, b, needs_grad);
+}
+
+template <class T>
+int Tape<T>::push(const OpKind<T>* kind, int rows, int cols, int a, int b, bool with_grad) {
   Node<T> n;
+  n.kind = kind;
   n.rows = rows;
   n.cols = cols;
   n.a = a;
   n.b = b;
-  n.op = op;
-  n.requires_grad = needs_grad;
   const std::size_t count = std::size_t(rows) * std::size_t(cols);
   n.value = alloc<T>(count);
-  if (needs_grad) n.grad = alloc<T>(count);  // zeroed by backward(), which is what reads it
+  if (with_grad) n.grad = alloc<T>(count);  // zeroed by backward() or, for a leaf, by tensor()
   nodes_.push_back(n);
   return int(nodes_.size()) - 1;
 }
 
 template <class T>
 Tensor<T> Tape<T>::tensor(int rows, int cols, bool requires_grad) {
-  const int id = record(Op::Leaf, rows, cols);
+  if (rows < 0 || cols < 0)
+    throw ShapeError("tensor: negative shape (" + std::to_string(rows) + "," + std::to_string(cols) + ")");
+  const int id = push(nullptr, rows, cols, -1, -1, requires_grad);
   Node<T>& n = nodes_[id];
   std::memset(n.value, 0, std::size_t(rows) * cols * sizeof(T));
-  if (requires_grad) {
-    n.requires_grad = true;
-    n.grad = alloc<T>(std::size_t(rows) * cols);
-    std::memset(n.grad, 0, std::size_t(rows) * cols * sizeof(T));
-  }
+  if (n.grad) std::memset(n.grad, 0, std::size_t(rows) * cols * sizeof(T));
   return {this, id};
 }
 
@@ -147,24 +136,24 @@ void Tape<T>::backward(const Tensor<T>& loss) {
   if (out.rows != 1 || out.cols != 1)
     throw ShapeError("backward: the loss must be 1x1, got (" + std::to_string(out.rows) + "," +
                      std::to_string(out.cols) + ")");
-  if (!out.requires_grad)
+  if (!out.grad)
     throw std::logic_error("backward: the loss does not depend on any tensor that requires grad");
   for (int id = 0; id <= loss.id(); ++id) {
     Node<T>& n = nodes_[id];
-    if (n.requires_grad && n.op != Op::Leaf)
-      std::memset(n.grad, 0, std::size_t(n.rows) * n.cols * sizeof(T));
+    if (n.grad && n.kind) std::memset(n.grad, 0, std::size_t(n.rows) * n.cols * sizeof(T));
   }
   out.grad[0] = T(1);
+  // Leaves (no kind) pass their gradient on to nothing.
   for (int id = loss.id(); id >= 0; --id) {
     const Node<T>& n = nodes_[id];
-    if (n.requires_grad) backward_node(*this, id);
+    if (n.grad && n.kind) n.kind->backward(*this, n);
   }
 }
 
 template <class T>
 void Tape<T>::zero_grad() {
   for (Node<T>& n : nodes_)
-    if (n.op == Op::Leaf && n.grad) std::memset(n.grad, 0, std::size_t(n.rows) * n.cols * sizeof(T));
+    if (!n.kind && n.grad) std::memset(n.grad, 0, std::size_t(n.rows) * n.cols * sizeof(T));
 }
 
 template class Tensor<float>;

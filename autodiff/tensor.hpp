@@ -19,6 +19,7 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 namespace sg {
@@ -33,31 +34,51 @@ struct ShapeError : std::invalid_argument {
   using std::invalid_argument::invalid_argument;
 };
 
-// The op that produced a node: backward() switches on it (no virtual calls, no std::function).
-enum class Op : std::uint8_t {
-  Leaf, Add, Sub, Mul, Div, Affine, MatMul, Transpose, Sum, RowSum, ColSum,
-  Exp, Log, Sqrt, Pow, Abs, Relu, Gelu, Sigmoid, Tanh, Clamp,
-  RowNorm, NormalizeRows, SliceCols, ConcatCols, GatherRows,
-  Custom,  // a fused kernel defined outside autodiff/: backward through Node::custom_backward
-};
-const char* op_name(Op op);
-
 template <class T>
 class Tape;
+template <class T>
+struct Node;
+
+// What an op is to the tape: its name, and its backward, which adds d(loss)/d(input) into each
+// input's gradient given the node's own. Every op -- built in (ops.cpp) or written elsewhere (the
+// fused repulsion, examples/tutorials/softplus.cpp) -- is one struct with a `name`, a forward
+// that records a node of kind op_kind<Op>, and a static `backward`. The reverse sweep calls it
+// through this one function pointer: no enum, no switch, no virtual call.
+template <class T>
+struct OpKind {
+  const char* name;
+  void (*backward)(Tape<T>& tape, const Node<T>& y);
+};
+template <class T>
+T scalar_of(void (*)(Tape<T>&, const Node<T>&));  // the T of a backward function (never defined)
+template <class Op>
+inline constexpr OpKind<decltype(scalar_of(&Op::backward))> op_kind{Op::name, &Op::backward};
 
 template <class T>
 struct Node {
   T* value = nullptr;
-  T* grad = nullptr;          // null unless requires_grad
-  const void* aux = nullptr;  // op-specific saved data (row norms, gather indices)
+  T* grad = nullptr;  // null unless the node needs a gradient
+  const OpKind<T>* kind = nullptr;  // null for a leaf (a tensor no op produced)
   int rows = 0, cols = 0;
-  int a = -1, b = -1;         // input node ids, -1 when unused
-  Op op = Op::Leaf;
-  bool requires_grad = false;
-  int iarg = 0;               // op integer argument (slice start, matmul transpose flags)
-  T s0 = 0, s1 = 0;           // op scalar arguments (scale/shift, exponent, clamp bounds)
-  // Op::Custom only: adds this node's input gradients, like the backward functions of ops.cpp.
-  void (*custom_backward)(Tape<T>& tape, const Node<T>& y) = nullptr;
+  int a = -1, b = -1;  // input node ids, -1 when unused
+
+  bool requires_grad() const { return grad != nullptr; }
+  const char* op_name() const { return kind ? kind->name : "leaf"; }
+  // The op's saved arguments and state, as the op's own small struct (a matmul's transpose
+  // flags, a clamp's bounds, a pointer to saved row norms), kept inside the node.
+  template <class S>
+  S& saved() {
+    static_assert(sizeof(S) <= sizeof(saved_) && alignof(S) <= 8 &&
+                  std::is_trivially_copyable_v<S>);
+    return *reinterpret_cast<S*>(saved_);
+  }
+  template <class S>
+  const S& saved() const {
+    return const_cast<Node*>(this)->saved<S>();
+  }
+
+ private:
+  alignas(8) unsigned char saved_[32] = {};
 };
 
 template <class T>
@@ -72,7 +93,7 @@ class Tensor {
   int rows() const { return node().rows; }
   int cols() const { return node().cols; }
   long size() const { return long(node().rows) * node().cols; }
-  bool requires_grad() const { return node().requires_grad; }
+  bool requires_grad() const { return node().requires_grad(); }
 
   T* data() const { return node().value; }
   MatrixMap<T> value() const { return {node().value, rows(), cols()}; }
@@ -115,10 +136,10 @@ class Tape {
   const Node<T>& node(int id) const { return nodes_[id]; }
   Node<T>& node(int id) { return nodes_[id]; }
 
-  // For op implementations: append a node of the given shape whose value buffer is
+  // For op implementations: append a node of the given kind and shape whose value buffer is
   // uninitialized; it gets a gradient buffer when gradients are enabled and an input needs
   // one (backward() zeroes it before the sweep).
-  int record(Op op, int rows, int cols, int a = -1, int b = -1);
+  int record(const OpKind<T>& kind, int rows, int cols, int a = -1, int b = -1);
   // Scratch memory that lives until the next rewind below this point.
   template <class U>
   U* alloc(std::size_t n) {
@@ -136,6 +157,7 @@ class Tape {
     std::size_t size;
   };
   void* alloc_bytes(std::size_t bytes);
+  int push(const OpKind<T>* kind, int rows, int cols, int a, int b, bool with_grad);
 
   std::vector<Node<T>> nodes_;
   std::vector<Block> blocks_;

@@ -1,26 +1,30 @@
-// losses/repulsion_fused.cpp -- angular repulsion as one fused op (Op::Custom).
+// losses/repulsion_fused.cpp -- angular repulsion as a normalize_rows node and one pairwise op.
 //
 // Contract: the per-sample values of angular_repulsion (losses.cpp) up to rounding, with the
-// same mask, shift and power, in O(B^2 k) time and O(B k) memory: the B x B similarity matrix
-// is never stored -- the backward recomputes each row of it. Forward and backward run over rows
-// i in parallel; a row is computed by one thread, in a fixed order, so the results are bitwise
-// identical at any thread count (autodiff/kernels/parallel.hpp). It exists because the composed version
-// keeps about eight B x B matrices on the tape (bench/bench_losses.cpp, docs/losses.md).
+// same mask, shift and power, in O(B^2 k) time and O(B k) memory at large B: the B x B
+// similarity matrix is never stored -- the backward recomputes each row of it. It exists because
+// the composed version keeps about eight B x B matrices on the tape (bench/bench_losses.cpp,
+// docs/losses.md). It is built from the engine's own pieces: u = normalize_rows(z) is an ordinary
+// node, and AngularRepulsionOp is one op (the same kind of struct as the ops of
+// autodiff/ops.cpp) on the unit rows. Both run over rows i in parallel; a row is computed by one
+// thread, in a fixed order, so the results are bitwise identical at any thread count
+// (autodiff/kernels/parallel.hpp).
 //
-// Shapes: z (B,k) -> y (B,1). Saved (aux): the unit rows transposed, (k, B32) with B32 = B rounded
-// up to 32 and zeros beyond B, so that the inner loops over j read contiguous memory eight
-// columns at a time; then the norms n (B); then, at small B, h (B, B32).
+// Shapes: u (B,k) -> y (B,1). Saved: the unit rows transposed, (k, B32) with B32 = B rounded up
+// to 32 and zeros beyond B, so that the inner loops over j read contiguous memory eight columns
+// at a time; at small B also the pairwise weights h (B, B32), so that the backward need not
+// recompute the similarities and powers.
 //
 // The loops over j run on par::Lanes8 (eight lanes, one vector instruction per operation), and
 // every sum over j is the eight-accumulator sum of par::sum_span, block of 256 columns after
 // block: the bits are those of the straightforward scalar loops, at any thread count.
 //
-// forward:   u_i = z_i / d_i, d_i = n_i + eps;   S_ij = u_i . u_j
+// forward:   S_ij = u_i . u_j
 //            s_ij = keep_ij S_ij, keep_ij = [|S_ij - 1| > 1e-8 + 1e-5];   f = shift ? (s + 1)/2 : s
 //            y_i = sum_j f_ij^p
 // backward:  h_ij = dy_i/dS_ij = keep_ij p f_ij^(p-1) c   (c = 1/2 with shift, else 1)
 //            du_i = sum_j (g_i + g_j) h_ij u_j           (S_ij = S_ji appears in y_i and in y_j)
-//            dz_i = du_i / d_i - z_i (z_i . du_i) / (n_i d_i^2)   (second term 0 where n_i = 0)
+// and normalize_rows' backward takes du to dz.
 #include <algorithm>
 #include <cmath>
 
@@ -54,10 +58,11 @@ T same_direction_threshold() {
   return t;
 }
 
-// What the kernel needs to know of the problem.
+// What the kernel needs to know of the problem: built once by the forward, kept for the backward.
 template <class T>
 struct Pairs {
   const T* unit_t;  // (k, stride): the unit rows transposed, zero beyond column B
+  T* weights;       // (B, stride): h_ij, kept by the forward at small B; null otherwise
   long B, stride;
   int k;
   T power, slope, threshold;  // p, c (1/2 with shift, else 1), see same_direction_threshold
@@ -122,31 +127,32 @@ template <class T>
 bool worth_parallel(long B, int k) { return B * B * (k + 12) > 2 * par::kParallelWork; }
 
 template <class T>
-void angular_repulsion_backward(Tape<T>& tape, const Node<T>& y) {
+struct AngularRepulsionOp {
+  static constexpr const char* name = "angular_repulsion";
+  const Pairs<T>* problem;  // built once by the forward
+  static void backward(Tape<T>& tape, const Node<T>& y);
+};
+
+template <class T>
+void AngularRepulsionOp<T>::backward(Tape<T>& tape, const Node<T>& y) {
   using V = Lanes8<T>;
-  const Node<T>& x = tape.node(y.a);
-  const long B = x.rows, stride = (B + kGroupCols - 1) / kGroupCols * kGroupCols;
-  const int k = x.cols;
-  const T* unit_t = static_cast<const T*>(y.aux);
-  const T* norm = unit_t + k * stride;
-  const T* stored = y.iarg ? norm + B : nullptr;  // dS-weights of the forward, when it kept them
-  const Pairs<T> q{unit_t, B, stride, k, y.s0, y.s1 != 0 ? T(0.5) : T(1), same_direction_threshold<T>(), y.s1 != 0,
-                   y.s0 == std::floor(y.s0)};
+  const Pairs<T>& q = *y.template saved<AngularRepulsionOp>().problem;
+  const Node<T>& u = tape.node(y.a);
+  const long B = q.B, stride = q.stride;
+  const int k = q.k;
   T* g = tape.template alloc<T>(std::size_t(stride));  // dy, zero beyond B
   std::copy(y.grad, y.grad + B, g);
   std::fill(g + B, g + stride, T(0));
-  T* du_all = tape.template alloc<T>(std::size_t(B) * k);  // one row of du per i: disjoint writes
 
   par::for_each(B, worth_parallel(B, k), [&](long i) {
-    T* du = du_all + i * k;
-    std::fill(du, du + k, T(0));
+    T* du = u.grad + i * k;  // row i of du is written by this task alone
     for (long j0 = 0; j0 < B; j0 += kBlock) {
       const long end = std::min(B, j0 + kBlock);
       alignas(64) T w[kBlock];  // w_j = (g_i + g_j) h_ij, the weight of u_j in du_i
       for (long j = j0; j < end; j += kGroupCols) {
-        if (stored) {
+        if (q.weights) {
           for (long jj = j; jj < j + kGroupCols; jj += 8)
-            store8(w + (jj - j0), (g[i] + load8(g + jj)) * load8(stored + i * stride + jj));
+            store8(w + (jj - j0), (g[i] + load8(g + jj)) * load8(q.weights + i * stride + jj));
         } else {
           Group<T> pair;
           pairs(q, i, j, pair);
@@ -159,22 +165,16 @@ void angular_repulsion_backward(Tape<T>& tape, const Node<T>& y) {
       // du_ic += sum_j w_j u_jc, four channels at a time: each w_j is loaded once for four
       // independent sums (a channel past k repeats channel k - 1 and is dropped).
       for (int c0 = 0; c0 < k; c0 += 4) {
-        const T* u[4];
-        for (int c = 0; c < 4; ++c) u[c] = unit_t + std::min(c0 + c, k - 1) * stride;
+        const T* uc[4];
+        for (int c = 0; c < 4; ++c) uc[c] = q.unit_t + std::min(c0 + c, k - 1) * stride;
         V acc[4] = {};
         for (long j = j0; j < end; j += 8) {
           const V wj = load8(w + (j - j0));
-          for (int c = 0; c < 4; ++c) acc[c] += wj * load8(u[c] + j);
+          for (int c = 0; c < 4; ++c) acc[c] += wj * load8(uc[c] + j);
         }
         for (int c = 0; c < std::min(4, k - c0); ++c) du[c0 + c] += par::combine8<T>(acc[c]);
       }
     }
-    // Back through u_i = z_i / (n_i + eps), as the normalize_rows op does.
-    const T* zi = x.value + i * k;
-    const T d = norm[i] + T(kCosEps);
-    const T radial = norm[i] > 0 ? par::dot_span(zi, du, k) / (norm[i] * d * d) : T(0);
-    T* dzi = x.grad + i * k;
-    for (int c = 0; c < k; ++c) dzi[c] += du[c] / d - zi[c] * radial;
   });
 }
 
@@ -183,34 +183,25 @@ void angular_repulsion_backward(Tape<T>& tape, const Node<T>& y) {
 template <class T> Tensor<T> angular_repulsion_fused(Tensor<T> z, AngularRepulsion options) {
   using V = Lanes8<T>;
   options.check("angular_repulsion_fused");
+  const Tensor<T> unit = normalize_rows(z, kCosEps);
   Tape<T>& tape = z.tape();
   const long B = z.rows(), stride = (B + kGroupCols - 1) / kGroupCols * kGroupCols;
   const int k = z.cols();
-  // Small batches keep the weights of dl/dS (B x stride, once) for the backward, which then
-  // skips recomputing similarities and powers; large ones recompute them and stay O(B k).
-  const bool store = z.requires_grad() && tape.grad_enabled() && B * B <= kStoreLimit;
-  T* unit_t = tape.template alloc<T>(std::size_t(k) * stride + std::size_t(B) + (store ? std::size_t(B * stride) : 0));
-  T* norm = unit_t + k * stride;
-  T* stored = store ? norm + B : nullptr;
-  const T* x = z.data();
-  for (long i = 0; i < B; ++i) {
-    norm[i] = std::sqrt(par::dot_span(x + i * k, x + i * k, k));
-    const T inv = T(1) / (norm[i] + T(kCosEps));
-    for (int c = 0; c < k; ++c) unit_t[c * stride + i] = x[i * k + c] * inv;
-  }
+  // Small batches keep the weights h (B x stride, once) for the backward, which then skips
+  // recomputing similarities and powers; large ones recompute them and stay O(B k).
+  const bool keep = unit.requires_grad() && B * B <= kStoreLimit;
+  T* unit_t = tape.template alloc<T>(std::size_t(k) * stride + (keep ? std::size_t(B * stride) : 0));
+  for (long i = 0; i < B; ++i)
+    for (int c = 0; c < k; ++c) unit_t[c * stride + i] = unit.data()[i * k + c];
   for (int c = 0; c < k; ++c) std::fill(unit_t + c * stride + B, unit_t + (c + 1) * stride, T(0));
+  Pairs<T>* q = tape.template alloc<Pairs<T>>(1);
+  *q = {unit_t, keep ? unit_t + k * stride : nullptr, B, stride, k, T(options.power),
+        options.shift ? T(0.5) : T(1), same_direction_threshold<T>(), options.shift,
+        T(options.power) == std::floor(T(options.power))};
 
-  const int id = tape.record(Op::Custom, int(B), 1, z.id());
-  Node<T>& y = tape.node(id);
-  y.aux = unit_t;
-  y.iarg = store ? 1 : 0;
-  y.s0 = T(options.power);
-  y.s1 = options.shift ? T(1) : T(0);
-  y.custom_backward = angular_repulsion_backward<T>;
-  const Pairs<T> q{unit_t, B, stride, k, y.s0, options.shift ? T(0.5) : T(1), same_direction_threshold<T>(), options.shift,
-                   y.s0 == std::floor(y.s0)};
+  Node<T>& y = tape.node(tape.record(op_kind<AngularRepulsionOp<T>>, int(B), 1, unit.id()));
+  y.template saved<AngularRepulsionOp<T>>() = {q};
   T* out = y.value;
-
   par::for_each(B, worth_parallel(B, k), [&](long i) {
     T total = 0;
     for (long j0 = 0; j0 < B; j0 += kBlock) {
@@ -218,17 +209,18 @@ template <class T> Tensor<T> angular_repulsion_fused(Tensor<T> z, AngularRepulsi
       V acc = V{};  // f^p = f^(p-1) f; the derivative needs p f^(p-1)
       for (long j = j0; j < end; j += kGroupCols) {
         Group<T> pair;
-        pairs(q, i, j, pair);
+        pairs(*q, i, j, pair);
         for (int g = 0; g < kGroup; ++g) {
           acc += pair.f_pm1[g] * pair.f[g];
-          if (stored) store8(stored + i * stride + j + 8 * g, pair.keep[g] * q.power * pair.f_pm1[g] * q.slope);
+          if (q->weights)
+            store8(q->weights + i * stride + j + 8 * g, pair.keep[g] * q->power * pair.f_pm1[g] * q->slope);
         }
       }
       total += par::combine8<T>(acc);
     }
     out[i] = total;
   });
-  return {&tape, id};
+  return {&tape, int(tape.size()) - 1};
 }
 
 template Tensor<float> angular_repulsion_fused(Tensor<float>, AngularRepulsion);

@@ -352,19 +352,21 @@ TEST_CASE("determinism: bitwise identical results at 1, 2 and 3 threads") {
 
 namespace {
 
-// A fused op defined outside autodiff/, as the loss library does: y_i = sum_j x_ij^2 (R,1),
+// An op defined outside autodiff/, as the loss library does: y_i = sum_j x_ij^2 (R,1),
 // dx_ij = 2 g_i x_ij.
-void row_sum_sq_backward(Tape<double>& tape, const Node<double>& y) {
-  const Node<double>& x = tape.node(y.a);
-  for (int i = 0; i < x.rows; ++i)
-    for (int j = 0; j < x.cols; ++j) x.grad[i * x.cols + j] += 2 * y.grad[i] * x.value[i * x.cols + j];
-}
+struct RowSumSq {
+  static constexpr const char* name = "row_sum_sq";
+  static void backward(Tape<double>& tape, const Node<double>& y) {
+    const Node<double>& x = tape.node(y.a);
+    for (int i = 0; i < x.rows; ++i)
+      for (int j = 0; j < x.cols; ++j) x.grad[i * x.cols + j] += 2 * y.grad[i] * x.value[i * x.cols + j];
+  }
+};
 
 Tensor<double> row_sum_sq(Tensor<double> a) {
   Tape<double>& tape = a.tape();
-  const int id = tape.record(Op::Custom, a.rows(), 1, a.id());
+  const int id = tape.record(op_kind<RowSumSq>, a.rows(), 1, a.id());
   Node<double>& y = tape.node(id);
-  y.custom_backward = row_sum_sq_backward;
   for (int i = 0; i < a.rows(); ++i) y.value[i] = a.value().row(i).squaredNorm();
   return {&tape, id};
 }

@@ -20,4 +20,11 @@ namespace sg {
 template <class T>
 void gemm(bool ta, bool tb, const T* A, int ar, int ac, const T* B, int br, int bc, T* C, bool accumulate);
 
+// The product the engine calls (product.cpp): the same arguments and result as gemm, but products
+// thinner than 32 in any dimension run on Eigen's kernel in blocks of 64 rows instead, which
+// rounds some sums differently (it is exact on integers; tests/test_kernels.cpp checks it
+// against a plain loop to rounding). Bitwise the same at any thread count either way.
+template <class T>
+void product(bool ta, bool tb, const T* A, int ar, int ac, const T* B, int br, int bc, T* C, bool accumulate);
+
 }  // namespace sg
