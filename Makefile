@@ -276,4 +276,5 @@ fuzz: deps $(EXPERIMENTS_SRC) $(REPORT_ASSETS_SRC) build/fuzz/checkpoint
 clean:
 	rm -rf build
 
--include $(LIB_OBJS:.o=.d) $(TEST_OBJS:.o=.d) $(BENCH_OBJS:.o=.d) $(BUILD)/obj/examples/cli/main.d $(FUZZ_RUN_OBJS:.o=.d)
+-include $(LIB_OBJS:.o=.d) $(TEST_OBJS:.o=.d) $(BENCH_OBJS:.o=.d) $(BUILD)/obj/examples/cli/main.d \
+         $(patsubst $(BUILD)/tutorial_%,$(BUILD)/obj/examples/tutorials/%.d,$(TUTORIALS)) $(FUZZ_RUN_OBJS:.o=.d)
