@@ -29,7 +29,7 @@ CXXFLAGS ?= $(OPT) -march=$(ARCH)
 CXXFLAGS += -std=c++20 -fopenmp -ffp-contract=off -fno-math-errno -DEIGEN_DONT_PARALLELIZE \
             -Wall -Wextra -I. -isystem $(EIGEN_INC) -MMD -MP
 # Eigen packs GEMM operands into buffers on the stack up to this many bytes, on the heap above
-# it. 512 KiB covers a 64-row block (autodiff/ops.cpp: product) with any inner dimension, so
+# it. 512 KiB covers a 64-row block (autodiff/kernels/product.cpp) with any inner dimension, so
 # that a training step allocates nothing; thread stacks are megabytes.
 CXXFLAGS += -DEIGEN_STACK_ALLOCATION_LIMIT=524288
 # GCC 12 reports false 'may be used uninitialized' warnings inside its own AVX-512 intrinsics
