@@ -73,7 +73,7 @@ BENCH_BIN := $(BUILD)/run_bench
 DYGRAPHS   := /usr/share/javascript/dygraphs
 CORE_PKGS  := $(EIGEN_INC)/Eigen/Core=libeigen3-dev /usr/include/nlohmann/json.hpp=nlohmann-json3-dev \
               /usr/include/CLI/CLI.hpp=libcli11-dev $(DYGRAPHS)/dygraph.min.js=libjs-dygraphs
-TEST_PKGS  := /usr/include/doctest/doctest.h=doctest-dev
+TEST_PKGS  := /usr/include/doctest/doctest.h=doctest-dev /usr/bin/python3=python3
 BENCH_PKGS := /usr/include/benchmark/benchmark.h=libbenchmark-dev
 FUZZ_PKGS  := /usr/bin/clang++-14=clang-14 \
               /usr/lib/llvm-14/lib/clang/14.0.6/lib/linux/libclang_rt.fuzzer-x86_64.a=libclang-rt-14-dev \
@@ -91,7 +91,8 @@ ifneq ($(filter fuzz,$(GOALS)),)
   NEED += $(FUZZ_PKGS)
 endif
 
-.PHONY: all run test bench bench-report bench-compare torch-deps clean deps tutorials fuzz pytorch-example browser-test
+.PHONY: all run test bench bench-report bench-compare torch-deps clean deps tutorials fuzz pytorch-example browser-test \
+        findings findings-check
 # Keep object files that only a tutorial uses (make would delete them as intermediates).
 .SECONDARY:
 
@@ -185,6 +186,17 @@ test: $(TEST_BIN) $(CLI) $(TUTORIALS)
 	SPHEREGRAD_CLI=./$(CLI) bash tests/kill_campaign.sh 12 800
 	SPHEREGRAD_CLI=./$(CLI) bash tests/probes.sh > $(BUILD)/probes.txt || { cat $(BUILD)/probes.txt; exit 1; }
 	tail -1 $(BUILD)/probes.txt
+	$(MAKE) --no-print-directory findings-check
+
+# The measured parts of docs/findings.md, regenerated from runs (examples/findings/findings.py;
+# the sweeps go to out/findings/). findings-check runs the same studies on 4 seeds each and
+# writes build/findings-check.md, so that make test keeps the generator working.
+findings: $(CLI)
+	/usr/bin/python3 examples/findings/findings.py --cli ./$(CLI)
+
+findings-check: $(CLI)
+	/usr/bin/python3 examples/findings/findings.py --cli ./$(CLI) --seeds 0-3 --midway-seeds 0-3 \
+	  --out $(BUILD)/findings-check --write $(BUILD)/findings-check.md
 
 # Extra arguments for Google Benchmark, e.g. make bench BENCH_ARGS=--benchmark_filter=Repulsion
 bench: $(BENCH_BIN)

@@ -37,7 +37,7 @@ done
   check "$OUT/compare/comparison.html" 14 || failures=$((failures + 1))
 browse "$OUT/compare/comparison.html" --window-size=1250,2400 --screenshot="$OUT/comparison.png" > /dev/null
 "$SG" sweep --experiments ex-1.7,ex-1.7-curriculum --seeds 0-3 --steps 600 --overwrite --quiet --out "$OUT/sweep" &&
-  check "$OUT/sweep/report.html" 13 '[1-9][0-9]*' || failures=$((failures + 1))
+  check "$OUT/sweep/report.html" 16 '[1-9][0-9]*' || failures=$((failures + 1))
 browse "$OUT/sweep/report.html" --window-size=1250,1800 --screenshot="$OUT/sweep.png" > /dev/null
 # The check fails on a page whose script breaks.
 sed 's/const DATA = /const DATA = null; const UNUSED = /' "$OUT/ex-1.7/report.html" > "$OUT/broken.html"

@@ -122,6 +122,43 @@ TEST_CASE("hue order: clean wheel, reversed wheel, a swapped pair, an arc, a dou
   CHECK(twice.crumpled());
 }
 
+TEST_CASE("hue order sizes: the largest fold and gap, a fold across the ring's start, an arc that winds once") {
+  auto at_angles = [](const std::vector<double>& deg) {
+    Matrix<float> z(long(deg.size()), 2);
+    for (std::size_t i = 0; i < deg.size(); ++i)
+      z(long(i), 0) = float(std::cos(deg[i] * M_PI / 180)), z(long(i), 1) = float(std::sin(deg[i] * M_PI / 180));
+    return z;
+  };
+  std::vector<double> deg(360);
+  for (int d = 0; d < 360; ++d) deg[std::size_t(d)] = d;
+  const HueOrder clean = hue_order(at_angles(deg));
+  CHECK(clean.largest_fold_deg == 0);
+  CHECK(clean.largest_gap_deg == doctest::Approx(1).epsilon(1e-4));
+
+  // Hues 100..120 run backwards from 100 deg to 80 deg: one fold of 20 deg (then a 41 deg jump).
+  std::vector<double> folded = deg;
+  for (int d = 100; d <= 120; ++d) folded[std::size_t(d)] = 100 - (d - 100);
+  const HueOrder f = hue_order(at_angles(folded));
+  CHECK(f.inversions == 20);
+  CHECK(f.largest_fold_deg == doctest::Approx(20).epsilon(1e-4));
+  CHECK(f.largest_gap_deg == doctest::Approx(41).epsilon(1e-4));
+
+  // The same fold across the ring's start (hues 350..359 and 0..9 backwards): measured whole.
+  std::vector<double> wrapped = deg;
+  for (int k = 0; k < 20; ++k) wrapped[std::size_t((350 + k) % 360)] = 350 - k;
+  const HueOrder w = hue_order(at_angles(wrapped));
+  CHECK(w.largest_fold_deg == doctest::Approx(19).epsilon(1e-4));
+
+  // Hues over 190 deg, then a 170 deg jump back to the start: winding 1 and no inversion -- a
+  // "clean" wheel by the inversion count, which only the gap shows.
+  std::vector<double> arc(360);
+  for (int d = 0; d < 360; ++d) arc[std::size_t(d)] = 190.0 * d / 359;
+  const HueOrder a = hue_order(at_angles(arc));
+  CHECK(a.inversions == 0);
+  CHECK(a.winding == 1);
+  CHECK(a.largest_gap_deg == doctest::Approx(170).epsilon(1e-4));
+}
+
 TEST_CASE("sampler: the guide table gives exactly the binary search's answer, before and after reweighting") {
   Rng weights_rng(9, Stream::Misc);
   std::vector<double> w(3600);

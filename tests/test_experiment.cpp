@@ -112,9 +112,11 @@ TEST_CASE("experiments: malformed files are refused with the JSON path of what i
   cases.push_back({"a name with a slash", with([](auto& j) { j["name"] = "a/b"; }),
                    "name: expected 1 to 64 letters, digits, '-', '_' or '.' (it names run folders), got \"a/b\""});
   cases.push_back({"an unknown key", with([](auto& j) { j["bach"] = 64; }),
-                   "bach: unknown key (known here: batch, data, description, dopesheet, focus, heldout_hues_deg, labels, "
+                   "bach: unknown key (known here: batch, data, description, dopesheet, epoch, focus, heldout_hues_deg, labels, "
                    "log_every, model, name, reconstruction, regularizers, seed, snapshot_every, steps)"});
   cases.push_back({"no model", with([](auto& j) { j.erase("model"); }), "model: missing (required)"});
+  cases.push_back({"an epoch leaving one sample", with([](auto& j) { j["epoch"] = 3585; }),
+                   "epoch: the last batch of each epoch would hold 1 sample (3585 = 56 x 64 + 1); a batch needs 2"});
   cases.push_back({"a bottleneck as text", with([](auto& j) { j["model"]["bottleneck"] = "x"; }),
                    "model.bottleneck: expected an integer in [2, 64], got \"x\""});
   cases.push_back({"a bottleneck of 1", with([](auto& j) { j["model"]["bottleneck"] = 1; }),
@@ -212,6 +214,26 @@ TEST_CASE("experiments: malformed files are refused with the JSON path of what i
   CHECK_THROWS_WITH_AS(train::load_experiment("/dev/zero"), "experiment file '/dev/zero' is larger than 16 MiB",
                        train::ExperimentError);
   CHECK(error_of(ex17()) == "no error");  // the mutations above are the only faults
+}
+
+TEST_CASE("experiments: epoch gives every ceil(epoch / batch)-th batch the remainder; absent, the hash is kept") {
+  const train::Experiment plain = train::load_experiment("ex-1.7");
+  const train::Experiment epochs = train::load_experiment("ex-1.7", {{"epoch=3600"}, {}});
+  CHECK_FALSE(plain.resolved.contains("epoch"));  // so every experiment without it keeps its hash
+  CHECK(epochs.hash != plain.hash);
+  for (int step = 0; step < 3 * 57; ++step) {
+    CAPTURE(step);
+    CHECK(plain.batch_at(step) == 64);
+    CHECK(epochs.batch_at(step) == (step % 57 == 56 ? 16 : 64));  // 56 x 64 + 16 = 3600
+  }
+  train::Options o;
+  o.quiet = true;
+  o.write_outputs = false;
+  o.experiment = train::load_experiment("ex-1.7", {{"epoch=3600", "steps=120"}, {}});
+  const train::Result a = train::run(o);
+  o.experiment = train::load_experiment("ex-1.7", {{"steps=120"}, {}});
+  const train::Result b = train::run(o);
+  CHECK(a.final_total != b.final_total);  // the short batch at step 56 changes what follows
 }
 
 TEST_CASE("experiments: a custom experiment trains without a rebuild; its experiment.json repeats it byte for byte") {

@@ -115,6 +115,13 @@ TEST_CASE("train: Ex 1.7 at seed 0 reaches the published outcome") {
   CHECK(m.hue_inversions == 0);
   CHECK(std::abs(m.hue_winding) == 1);
   CHECK_FALSE(m.crumpled);
+  // Its sizes on the three rings: no fold, neighbouring hues (1 deg apart) a few degrees apart
+  // at most, the primaries within 30 deg of even on every ring.
+  CHECK(m.fold_deg == 0);
+  CHECK_FALSE(m.visible_fold());
+  CHECK(m.gap_deg > 1);
+  CHECK(m.gap_deg < 5);
+  CHECK(m.spacing_error_deg < 30);
 }
 
 TEST_CASE("train: a non-finite loss stops the run, naming the term and the step") {

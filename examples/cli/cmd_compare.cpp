@@ -283,6 +283,9 @@ int compare(const Settings& s) {
   add("radius mean / std", [](const train::Result& r) {
     return number(r.metrics.radius_mean) + " / " + number(r.metrics.radius_std);
   });
+  add("largest fold / gap (deg)", [](const train::Result& r) {
+    return number(r.metrics.fold_deg) + " / " + number(r.metrics.gap_deg);
+  });
   add("planarity (vibrant)", [](const train::Result& r) { return number(r.metrics.planarity_vibrant); });
   add("hue resultant", [](const train::Result& r) { return number(r.metrics.hue_resultant); });
   add("spacing of primaries (deg)", [](const train::Result& r) {

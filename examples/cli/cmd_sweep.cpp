@@ -96,7 +96,7 @@ void write_report(const std::string& path, const std::string& table, const std::
   const std::vector<std::string> metrics = {
       "recon_mse_validation", "hue_inversions", "hue_inversions_36", "red_cosine", "red_angle_deg", "radius_mean",
       "radius_std", "planarity_vibrant", "hue_resultant", "spacing_min_deg", "spacing_max_deg", "separate_final",
-      "final_total"};
+      "final_total", "fold_deg", "gap_deg", "spacing_error_deg"};
   const std::string title = "Sweep: " + std::to_string(runs.size()) + " runs" +
                             (runs.size() < of ? " (a shard of " + std::to_string(of) + ")" : "");
   const nlohmann::json data = {{"kind", "sweep"}, {"title", title},

@@ -45,6 +45,8 @@ int train(const CLI::App& command, const Settings& s) {
     std::printf("  radius                mean %.3f  std %.3f\n", m.radius_mean, m.radius_std);
     std::printf("  hue order (360 hues)  %d inversions, winding %d -> %s\n", m.hue_inversions, m.hue_winding,
                 m.crumpled ? "CRUMPLED" : "clean wheel");
+    std::printf("  largest fold / gap    %.3g / %.3g deg (3 rings; a fold >= %.0f deg is visible); spacing off 60 by %.3g deg\n",
+                m.fold_deg, m.gap_deg, color::FinalMetrics::kVisibleFoldDeg, m.spacing_error_deg);
     std::printf("  planarity (vibrant)   %.3g\n", m.planarity_vibrant);
     std::printf("  training loss         total %.4g  recon %.4g (last step)\n", r.final_total, r.final_recon);
     if (e.heldout)

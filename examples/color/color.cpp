@@ -220,6 +220,16 @@ HueOrder hue_order(const Matrix<float>& z) {
   for (long k = 0; k < n; ++k)
     if (steps[k] * direction < 0) h.inverted.push_back(int(k));
   h.inversions = int(h.inverted.size());
+  // Walk the ring once from a step along the direction (if there is one), so that a fold that
+  // wraps past the last hue is measured whole.
+  long start = 0;
+  while (start < n && steps[start] * direction < 0) ++start;
+  double fold = 0;
+  for (long i = 0; i < n; ++i) {
+    const double along = steps[(start + i) % n] * direction * 180 / kPi;
+    if (along < 0) fold -= along, h.largest_fold_deg = std::max(h.largest_fold_deg, fold);
+    else fold = 0, h.largest_gap_deg = std::max(h.largest_gap_deg, along);
+  }
   return h;
 }
 

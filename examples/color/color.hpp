@@ -105,10 +105,13 @@ class Sampler {
 // 2 pi times the winding number. The wheel's direction is the sign of the winding (or, for
 // winding 0, of the summed steps); an inversion is a step that goes against that direction.
 // A clean wheel has 0 inversions and winding +-1. Crumpled = inversions > 0 or |winding| != 1.
+// Their sizes: a fold is a maximal run of consecutive inverted steps, and its size is the angle
+// the run travels backwards; the largest gap is the largest step along the direction.
 struct HueOrder {
   int inversions = 0;
   int winding = 0;
   std::vector<int> inverted;  // k for each inverted step from hue k to hue k+1
+  double largest_fold_deg = 0, largest_gap_deg = 0;
   bool crumpled() const { return inversions > 0 || (winding != 1 && winding != -1); }
 };
 HueOrder hue_order(const Matrix<float>& latents_in_hue_order);

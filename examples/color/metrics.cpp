@@ -89,12 +89,25 @@ FinalMetrics measure(Autoencoder<float>& model, Tape<float>& tape, const std::op
     }
   }
 
-  const Matrix<float> six = encode(model, tape, hue_ring(6).rgb);
-  for (int i = 0; i < 6; ++i) {
-    double d = angle_deg(six, (i + 1) % 6) - angle_deg(six, i);
-    while (d > 180) d -= 360;
-    while (d <= -180) d += 360;
-    m.spacing_deg.push_back(d);
+  auto spacing = [&](double s, double v) {  // primary to secondary to primary ..., in degrees
+    const Matrix<float> six = encode(model, tape, hsv_grid({0, 1 / 6.0, 2 / 6.0, 3 / 6.0, 4 / 6.0, 5 / 6.0}, {s}, {v}).rgb);
+    std::vector<double> out;
+    for (int i = 0; i < 6; ++i) {
+      double d = angle_deg(six, (i + 1) % 6) - angle_deg(six, i);
+      while (d > 180) d -= 360;
+      while (d <= -180) d += 360;
+      out.push_back(d);
+    }
+    return out;
+  };
+  m.spacing_deg = spacing(1, 1);
+  std::vector<double> degrees;
+  for (int d = 0; d < 360; ++d) degrees.push_back(d / 360.0);
+  for (const auto& [s, v] : {std::pair{1.0, 1.0}, {1.0, 0.5}, {0.5, 1.0}}) {
+    const HueOrder order = s == 1 && v == 1 ? fine : hue_order(encode(model, tape, hsv_grid(degrees, {s}, {v}).rgb));
+    m.fold_deg = std::max(m.fold_deg, order.largest_fold_deg);
+    m.gap_deg = std::max(m.gap_deg, order.largest_gap_deg);
+    for (double d : spacing(s, v)) m.spacing_error_deg = std::max(m.spacing_error_deg, std::abs(std::abs(d) - 60));
   }
   model.train(true);
   return m;

@@ -289,6 +289,11 @@ Experiment read_experiment(const Json& j, const std::string& source) {
   if (root.get("steps")) e.steps = int(root.integer("steps", std::nullopt, 1, 100000000));
   else root.out["steps"] = nullptr;  // the dopesheet's length
   e.batch = int(root.integer("batch", 64, 2, 65536));
+  // Written only when given, so that the experiments without it keep their hashes.
+  if (root.get("epoch")) e.epoch = int(root.integer("epoch", std::nullopt, 1, 100000000));
+  if (e.epoch % e.batch == 1)
+    root.fail("epoch", "the last batch of each epoch would hold 1 sample (" + std::to_string(e.epoch) + " = " +
+                           std::to_string(e.epoch / e.batch) + " x " + std::to_string(e.batch) + " + 1); a batch needs 2");
   const Json* seed = root.get("seed");
   if (seed && !seed->is_number_unsigned() && !(seed->is_number_integer() && seed->get<long long>() >= 0))
     root.fail("seed", "expected an integer >= 0, got " + shown(*seed));

@@ -92,7 +92,16 @@ struct Experiment {
   std::string dopesheet;  // CSV text
   int steps = -1;         // < 0: the dopesheet's length
   int batch = 64;
+  // Samples per epoch of a sampled phase (0: none, every batch full). With it, the steps run in
+  // epochs of ceil(epoch / batch) batches and the last batch of each holds the remainder, as a
+  // PyTorch DataLoader without drop_last does (the original Ex 1.7: 3600 at batch 64).
+  int epoch = 0;
   unsigned long long seed = 0;
+  int batch_at(int step) const {
+    if (epoch == 0) return batch;
+    const int per_epoch = (epoch + batch - 1) / batch;
+    return step % per_epoch == per_epoch - 1 ? epoch - (per_epoch - 1) * batch : batch;
+  }
   int snapshot_every = 250;  // latents of the validation cube every N steps (and at the end); 0: none
   int log_every = 1;         // a metrics.csv row every N steps
   std::optional<color::HueBand> heldout;  // measured separately (the wheel's gap)

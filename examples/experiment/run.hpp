@@ -112,7 +112,7 @@ class Run {
   void bind_data();
   Source& source();
   void update_focus(Source& s);
-  void draw_batch(const Source& s);
+  void draw_batch(const Source& s, int step);  // the batch of `step` (Experiment::batch_at)
   std::optional<Tensor<float>> sample_weights(const BoundRegularizer* r, const Source& s);
   void probe(int step, const std::string& term, double weight, double raw, Tensor<float> weighted, Tensor<float> z);
   void train_step(int step);

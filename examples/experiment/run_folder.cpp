@@ -236,7 +236,8 @@ void Run::write_outputs(const Result& result) {
       {"red_angle_deg", m.red_angle_deg}, {"radius_mean", m.radius_mean}, {"radius_std", m.radius_std},
       {"planarity_vibrant", m.planarity_vibrant}, {"spacing_deg", m.spacing_deg},
       {"separate_final", std::isnan(m.separate_final) ? nlohmann::ordered_json() : nlohmann::ordered_json(m.separate_final)},
-      {"hue_resultant", m.hue_resultant}};
+      {"hue_resultant", m.hue_resultant}, {"fold_deg", m.fold_deg}, {"gap_deg", m.gap_deg},
+      {"spacing_error_deg", m.spacing_error_deg}, {"visible_fold", m.visible_fold()}};
   if (k_ > 2) {
     metrics["dome_height"] = m.dome_height;
     metrics["dome_consistency"] = m.dome_consistency;
@@ -371,6 +372,9 @@ FinishedRun load_run(const std::string& dir) {
     f.planarity_vibrant = m.at("planarity_vibrant");
     f.hue_resultant = m.at("hue_resultant");
     f.spacing_deg = m.at("spacing_deg").get<std::vector<double>>();
+    f.fold_deg = m.value("fold_deg", NAN);  // absent from the summaries of 0.2.0
+    f.gap_deg = m.value("gap_deg", NAN);
+    f.spacing_error_deg = m.value("spacing_error_deg", NAN);
     f.separate_final = m.at("separate_final").is_null() ? NAN : m.at("separate_final").get<double>();
     for (const std::string& name : color::named_colors().name) f.recon_mse_named.push_back(m.at("recon_mse_named").at(name));
   } catch (const nlohmann::json::exception& e) {

@@ -187,13 +187,13 @@ std::string csv_header() {
          "hue_inversions,hue_winding,crumpled,hue_inversions_36,hue_winding_36,crumpled_36,"
          "red_cosine,red_angle_deg,radius_mean,radius_std,planarity_vibrant,hue_resultant,"
          "spacing_min_deg,spacing_max_deg,separate_final,dome_height,dome_consistency,train_hue_inversions,"
-         "train_hue_winding,train_gap_deg,error\n";
+         "train_hue_winding,train_gap_deg,fold_deg,gap_deg,spacing_error_deg,visible_fold,error\n";
 }
 
 std::string csv_row(const RunSpec& run, const train::Result* r, const std::string& error) {
   std::string row = std::to_string(run.index) + "," + run.sweep + "," + run.label + "," + std::to_string(run.seed) + "," +
                     join(run.without, "+") + "," + (r ? "ok" : "error");
-  if (!r) return row + std::string(25, ',') + quoted(error) + "\n";  // 24 empty metrics, then the message
+  if (!r) return row + std::string(29, ',') + quoted(error) + "\n";  // 28 empty metrics, then the message
   const color::FinalMetrics& m = r->metrics;
   const bool crumpled_36 = m.hue_inversions_36 > 0 || std::abs(m.hue_winding_36) != 1;
   double lo = INFINITY, hi = 0;
@@ -215,6 +215,10 @@ std::string csv_row(const RunSpec& run, const train::Result* r, const std::strin
   integer(m.train_hue_inversions);
   integer(m.train_hue_winding);
   number(row, m.train_gap_deg);
+  number(row, m.fold_deg);
+  number(row, m.gap_deg);
+  number(row, m.spacing_error_deg);
+  integer(m.visible_fold());
   return row + ",\n";
 }
 
@@ -307,10 +311,11 @@ std::string summarize(const std::string& csv) {
   struct Group {
     Group(std::string e, std::string w) : experiment(std::move(e)), without(std::move(w)) {}
     std::string experiment, without;
-    int n = 0, ok = 0, crumpled = 0, crumpled_36 = 0;
+    int n = 0, ok = 0, crumpled = 0, crumpled_36 = 0, visible = 0;
     std::map<std::string, std::pair<double, int>> sums;
   };
-  const char* averaged[] = {"recon_mse_validation", "red_cosine", "radius_mean", "planarity_vibrant", "hue_resultant"};
+  const char* averaged[] = {"recon_mse_validation", "red_cosine", "radius_mean", "planarity_vibrant", "hue_resultant",
+                            "fold_deg"};
   std::vector<Group> groups;
   for (std::size_t l = 1; l < lines.size(); ++l) {
     if (lines[l].empty()) continue;
@@ -325,16 +330,18 @@ std::string summarize(const std::string& csv) {
     ++it->ok;
     it->crumpled += f[column("crumpled")] == "1";
     it->crumpled_36 += f[column("crumpled_36")] == "1";
+    it->visible += f[column("visible_fold")] == "1";
     for (const char* a : averaged)
       if (!f[column(a)].empty()) it->sums[a].first += std::atof(f[column(a)].c_str()), ++it->sums[a].second;
   }
   std::string out =
-      "| experiment | without | runs | ok | crumpled (360 hues) [95% CI] | crumpled (36 hues) [95% CI] | recon MSE | "
-      "red cos | radius | planarity | hue resultant |\n|---|---|---|---|---|---|---|---|---|---|---|\n";
+      "| experiment | without | runs | ok | crumpled (360 hues) [95% CI] | crumpled (36 hues) [95% CI] | "
+      "visible fold (>= 10 deg) [95% CI] | recon MSE | red cos | radius | planarity | hue resultant | mean largest fold "
+      "(deg) |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|\n";
   for (const Group& g : groups) {
     out += "| " + g.experiment + " | " + (g.without.empty() ? "-" : g.without) + " | " + std::to_string(g.n) + " | " +
            std::to_string(g.ok);
-    for (int k : {g.crumpled, g.crumpled_36}) {
+    for (int k : {g.crumpled, g.crumpled_36, g.visible}) {
       const auto [lo, hi] = wilson(k, g.ok);
       append(out, " | %d (%.1f %%) [%.1f, %.1f]", k, g.ok ? 100.0 * k / g.ok : 0.0, 100 * lo, 100 * hi);
     }

@@ -214,8 +214,8 @@ void Run::update_focus(Source& s) {
 
 // The batch: per sample, a cell (drawn by weight, or every row in order for a full batch),
 // then one uniform per label rule in order.
-void Run::draw_batch(const Source& s) {
-  batch_rows_ = s.full_batch() ? s.spec->set.size() : batch_;
+void Run::draw_batch(const Source& s, int step) {
+  batch_rows_ = s.full_batch() ? s.spec->set.size() : exp_.batch_at(step);
   std::fill(label_count_.begin(), label_count_.end(), 0);
   for (std::vector<double>* column : label_column_) column->resize(batch_rows_);
   for (int i = 0; i < batch_rows_; ++i) {
@@ -270,7 +270,7 @@ void Run::train_step(int step) {
   }
   Source& src = source();
   if (src.focused()) update_focus(src);
-  draw_batch(src);
+  draw_batch(src, step);
   const Tensor<float> x = src.full_batch() ? src.data : gather_rows(src.data, index_.data(), batch_rows_);
   const auto forward = model_.forward(x);
   const std::optional<Tensor<float>> recon_alpha = sample_weights(nullptr, src);

@@ -55,6 +55,10 @@ const METRICS = {
   recon_mse_validation: ["reconstruction error", "MSE", "over the RGB 8^3 cube"],
   crumpled: ["crumpled", "", "the hue wheel is out of order: inversions > 0 or |winding| != 1 (360 hues)"],
   crumpled_36: ["crumpled (36 hues)", "", "the same at every 10 deg"],
+  fold_deg: ["largest fold", "deg", "the angle a run of neighbouring hues travels backwards; rings of 360 hues at (s, v) = (1, 1), (1, 0.5), (0.5, 1)"],
+  visible_fold: ["visible fold", "", "largest fold >= 10 deg (one cell of the 36-hue training grid)"],
+  gap_deg: ["largest gap", "deg", "the largest step between hues 1 deg apart, on the same rings; about 1 on an even wheel"],
+  spacing_error_deg: ["spacing error", "deg", "largest |angle between a primary and the next secondary - 60|, on the same rings"],
   hue_inversions: ["hue-order inversions", "of 360", "neighbouring vibrant hues out of cyclic order; 0 on a clean wheel"],
   hue_winding: ["hue winding", "turns", "of the 360 vibrant hues around the origin; +-1 on a clean wheel"],
   hue_inversions_36: ["hue-order inversions", "of 36", "the same at every 10 deg"],
@@ -463,13 +467,17 @@ function sweepPage(page) {
     group[1].push(r);
   }
   page.append(element("h2", {text: "Crumple rate per experiment (Wilson 95 % interval)"}));
-  table(page, ["experiment", "runs", "crumpled (360 hues)", "rate", "95 % interval", "crumpled (36 hues)", "errors"],
+  table(page, ["experiment", "runs", "crumpled (360 hues)", "rate", "95 % interval", "crumpled (36 hues)",
+               "visible fold (>= 10 deg)", "rate", "95 % interval", "errors"],
         groups.map(([name, list]) => {
-          const ok = list.filter(r => r.status === "ok"), k = ok.filter(r => r.crumpled === 1).length;
-          const [a, b] = wilson(k, ok.length);
-          return [name, list.length, k, ok.length ? (100 * k / ok.length).toFixed(1) + " %" : "-",
-                  ok.length ? (100 * a).toFixed(1) + " - " + (100 * b).toFixed(1) + " %" : "-",
-                  ok.filter(r => r.crumpled_36 === 1).length, list.length - ok.length];
+          const ok = list.filter(r => r.status === "ok");
+          const rate = column => {
+            const k = ok.filter(r => r[column] === 1).length, [a, b] = wilson(k, ok.length);
+            return [k, ok.length ? (100 * k / ok.length).toFixed(1) + " %" : "-",
+                    ok.length ? (100 * a).toFixed(1) + " - " + (100 * b).toFixed(1) + " %" : "-"];
+          };
+          return [name, list.length, ...rate("crumpled"), ok.filter(r => r.crumpled_36 === 1).length,
+                  ...rate("visible_fold"), list.length - ok.length];
         }), true);
   page.append(element("h2", {text: "Distributions of the final metrics (one dot per run; red: the median)"}));
   const strips = element("div", {class: "row"});

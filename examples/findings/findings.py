@@ -1,0 +1,340 @@
+#!/usr/bin/python3
+"""Regenerates the measured parts of docs/findings.md from runs.
+
+    make findings                    # the full studies (200 seeds), into docs/findings.md
+    make findings-check              # 4 seeds each, into build/findings-check.md (make test runs it)
+
+The document's generated parts sit between marker lines
+
+    <!-- findings:NAME begin -->  ...  <!-- findings:NAME end -->
+
+and this script rewrites exactly those, from the sweep tables of its studies; everything else
+(the prose that says what the numbers mean) is left as written. The runs are deterministic, so
+a second run on the same build leaves the file byte-identical. Standard library only.
+
+Statistics: rates with 95 % Wilson score intervals; two rates compared with Fisher's exact test
+(two-sided) and Newcombe's hybrid-score interval for their difference; two means compared with
+the difference and its 95 % interval by the normal approximation (Welch's standard error), which
+the sample sizes used here (>= 100 runs per group) justify.
+"""
+import argparse
+import csv
+import math
+import os
+import re
+import subprocess
+import sys
+
+Z = 1.959963984540054  # the 97.5 % point of the standard normal
+
+
+# ---------------------------------------------------------------- statistics
+
+def wilson(k, n):
+    if n == 0:
+        return 0.0, 1.0
+    p = k / n
+    d = 1 + Z * Z / n
+    c = (p + Z * Z / (2 * n)) / d
+    h = Z * math.sqrt(p * (1 - p) / n + Z * Z / (4 * n * n)) / d
+    return max(0.0, c - h), min(1.0, c + h)
+
+
+def fisher(k1, n1, k2, n2):
+    """Two-sided p of Fisher's exact test on the 2 x 2 table (k1, n1 - k1; k2, n2 - k2)."""
+    total, ks = n1 + n2, k1 + k2
+
+    def prob(a):
+        return math.comb(n1, a) * math.comb(n2, ks - a) / math.comb(total, ks)
+
+    observed = prob(k1)
+    lo, hi = max(0, ks - n2), min(ks, n1)
+    return min(1.0, sum(prob(a) for a in range(lo, hi + 1) if prob(a) <= observed * (1 + 1e-9)))
+
+
+def newcombe(k1, n1, k2, n2):
+    """95 % interval of p1 - p2 (Newcombe's method 10, from the two Wilson intervals)."""
+    p1, p2 = k1 / n1, k2 / n2
+    l1, u1 = wilson(k1, n1)
+    l2, u2 = wilson(k2, n2)
+    d = p1 - p2
+    return (d - math.sqrt((p1 - l1) ** 2 + (u2 - p2) ** 2), d + math.sqrt((u1 - p1) ** 2 + (p2 - l2) ** 2))
+
+
+def mean_sd(xs):
+    m = sum(xs) / len(xs)
+    sd = math.sqrt(sum((x - m) ** 2 for x in xs) / (len(xs) - 1)) if len(xs) > 1 else 0.0
+    return m, sd
+
+
+def mean_difference(xs, ys):
+    (mx, sx), (my, sy) = mean_sd(xs), mean_sd(ys)
+    se = math.sqrt(sx * sx / len(xs) + sy * sy / len(ys))
+    return mx - my, mx - my - Z * se, mx - my + Z * se
+
+
+def quantile(xs, q):
+    """The q-quantile by linear interpolation between order statistics (numpy's default)."""
+    s = sorted(xs)
+    pos = q * (len(s) - 1)
+    i = int(math.floor(pos))
+    return s[i] if i + 1 >= len(s) else s[i] + (pos - i) * (s[i + 1] - s[i])
+
+
+# ---------------------------------------------------------------- formatting
+
+def pct(x):
+    return f"{100 * x:.1f}"
+
+
+def rate(k, n):
+    lo, hi = wilson(k, n)
+    return f"{k}/{n} = {pct(k / n)} % [{pct(lo)}, {pct(hi)}]"
+
+
+def pvalue(p):
+    return "< 1e-4" if p < 1e-4 else f"{p:.2g}"
+
+
+def g3(x):
+    return f"{x:.3g}"
+
+
+# ---------------------------------------------------------------- runs
+
+def sweep(args, name, experiments, seeds, extra=()):
+    out = os.path.join(args.out, name)
+    command = [args.cli, "sweep", "--experiments", ",".join(experiments), "--seeds", seeds, "--folders", "none",
+               "--jobs", str(args.jobs), "--out", out, "--overwrite", "--quiet", *extra]
+    stamp = os.path.join(out, "command.txt")
+    table = os.path.join(out, "summary.csv")
+    reuse = args.reuse and os.path.exists(table) and os.path.exists(stamp) and open(stamp).read() == " ".join(command)
+    print(("findings: reusing " if reuse else "findings: ") + " ".join(command), file=sys.stderr)
+    if not reuse:
+        subprocess.run(command, check=True)
+        with open(stamp, "w") as f:
+            f.write(" ".join(command))
+    with open(table, newline="") as f:
+        rows = [r for r in csv.DictReader(f)]
+    bad = [r for r in rows if r["status"] != "ok"]
+    if bad:
+        sys.exit(f"findings: {len(bad)} runs of {name} failed, e.g. {bad[0]['run']}: {bad[0]['error']}")
+    # Keyed by the experiment's name as asked: a changed experiment (--steps) has a label of its own,
+    # and runs are numbered experiment-major, so labels appear in the order asked.
+    labels = list(dict.fromkeys(r["experiment"] for r in rows))
+    return {name: [r for r in rows if r["experiment"] == label] for name, label in zip(experiments, labels)}
+
+
+def crumpled(r):
+    return r["crumpled"] == "1"
+
+
+def crumpled_36(r):
+    return r["crumpled_36"] == "1"
+
+
+def severe(r):
+    return int(r["hue_inversions_36"]) >= 3 or abs(int(r["hue_winding_36"])) != 1
+
+
+def visible(r):
+    return r["visible_fold"] == "1"
+
+
+def count(rows, test):
+    return sum(1 for r in rows if test(r))
+
+
+def values(rows, column):
+    return [float(r[column]) for r in rows]
+
+
+# ---------------------------------------------------------------- studies
+
+CURRICULA = [("ex-1.7", "full data from step 0"), ("ex-1.7-curriculum", "curriculum, else as Ex 1.7"),
+             ("ex-1.5", "curriculum (smooth)"), ("ex-1.5-angular", "ditto, angular repulsion"),
+             ("ex-1.6-smooth", "curriculum (smooth)"), ("ex-1.6-stepped", "curriculum (stepped)")]
+# The last step of each curriculum's first phase, "Primary & secondary" (its dopesheet).
+SIX_COLOR_PHASE_END = {"ex-1.5": 3000, "ex-1.5-angular": 3000, "ex-1.6-smooth": 500, "ex-1.6-stepped": 500,
+                       "ex-1.7-curriculum": 500}
+
+
+def curriculum(args, seeds):
+    by = sweep(args, "curriculum", [e for e, _ in CURRICULA], seeds)
+    n = len(by["ex-1.7"])
+    out = [f"{n} seeds per experiment (`{seeds}`). Any inversion = a hue out of order on the 360-hue ring "
+           "(crumpled at 360 hues) or on the 36-hue ring; severe = 3 or more inversions at 36 hues or a winding "
+           "other than +-1; visible fold = a fold of at least 10 deg on any of the three rings.", "",
+           "| experiment | data | any inversion, 360 hues | any inversion, 36 hues | visible fold (>= 10 deg) | severe |",
+           "|---|---|---|---|---|---|"]
+    for e, data in CURRICULA:
+        rows = by[e]
+        out.append(f"| {e} | {data} | " + " | ".join(rate(count(rows, t), len(rows))
+                                                    for t in (crumpled, crumpled_36, visible, severe)) + " |")
+    out += ["", "Sizes (degrees; the largest over the three rings): the largest fold among the runs with any "
+            "inversion at 360 hues, and over all runs the largest gap between hues 1 deg apart and the largest "
+            "departure of the primaries' spacing from 60 deg. Median [90th percentile, max].", "",
+            "| experiment | runs with an inversion | their largest fold | largest gap | spacing off 60 |",
+            "|---|---|---|---|---|"]
+
+    def spread(xs):
+        return f"{g3(quantile(xs, 0.5))} [{g3(quantile(xs, 0.9))}, {g3(max(xs))}]" if xs else "-"
+
+    for e, _ in CURRICULA:
+        rows = by[e]
+        folded = [r for r in rows if crumpled(r)]
+        out.append(f"| {e} | {len(folded)} | {spread(values(folded, 'fold_deg'))} | "
+                   f"{spread(values(rows, 'gap_deg'))} | {spread(values(rows, 'spacing_error_deg'))} |")
+    out += ["", "Differences of visible-fold rates (Fisher's exact test, two-sided; the difference with its 95 % "
+            "interval, percentage points):", "",
+            "| comparison | rates | difference [95% CI] | p |", "|---|---|---|---|"]
+    pairs = [("ex-1.7-curriculum", "ex-1.7"), ("ex-1.5", "ex-1.7"), ("ex-1.6-smooth", "ex-1.7"),
+             ("ex-1.6-stepped", "ex-1.7"), ("ex-1.6-smooth", "ex-1.6-stepped"), ("ex-1.5-angular", "ex-1.5")]
+    for a, b in pairs:
+        ka, na, kb, nb = count(by[a], visible), len(by[a]), count(by[b], visible), len(by[b])
+        lo, hi = newcombe(ka, na, kb, nb)
+        out.append(f"| {a} vs {b} | {pct(ka / na)} % vs {pct(kb / nb)} % | {pct(ka / na - kb / nb)} "
+                   f"[{pct(lo)}, {pct(hi)}] | {pvalue(fisher(ka, na, kb, nb))} |")
+    mse = ", ".join(f"{e} {mean_sd(values(by[e], 'recon_mse_validation'))[0]:.2g}" for e, _ in CURRICULA)
+    red = ", ".join(f"{e} {mean_sd(values(by[e], 'red_cosine'))[0]:.2f}" for e, _ in CURRICULA)
+    out += ["", f"Mean reconstruction MSE (RGB 8^3): {mse}.", "", f"Mean red cosine: {red}."]
+    visible_rate = {e: (count(by[e], visible), len(by[e])) for e, _ in CURRICULA}
+    measured = "; ".join(f"{e} {rate(*visible_rate[e])}" for e, _ in CURRICULA)
+    k17, n17 = visible_rate["ex-1.7"]
+    curricula = [e for e, _ in CURRICULA if e != "ex-1.7"]
+    near = [e for e in curricula if wilson(*visible_rate[e])[0] <= 0.25 <= wilson(*visible_rate[e])[1]]
+    verdict = ("25 % lies within the interval for " + (", ".join(near) or "none") + "; not for "
+               + (", ".join(e for e in curricula if e not in near) or "none") + ". \"Never\": "
+               + ("holds for visible folds" if k17 == 0 else f"no, full data folds visibly in {k17} of {n17}"))
+    summary = (f"| cur | curricula crumple in about 25 % of runs; full data never did | visible folds (>= 10 deg), "
+               f"{n17} seeds each: {measured} | {verdict} |")
+    return "\n".join(out), by, summary
+
+
+def origin(args, seeds, final):
+    """Is a curriculum run that ends folded already folded when its six-color phase ends?"""
+    out = ["The same seeds, stopped at the end of the first phase (\"Primary & secondary\": the six primaries "
+           "and secondaries only) and measured there, against the same runs at their end. Visible fold as above.",
+           "", "| experiment | phase ends at step | folded at its end | folded at the end of the run | "
+           "of those, already folded at the phase's end | end folded, given folded at phase end / not | p |",
+           "|---|---|---|---|---|---|---|"]
+    verdicts = []
+    for e, end in SIX_COLOR_PHASE_END.items():
+        early = {r["seed"]: r for r in sweep(args, "origin-" + e, [e], seeds, ["--steps", str(end)])[e]}
+        late = {r["seed"]: r for r in final[e]}
+        both = [(visible(early[s]), visible(late[s])) for s in late]
+        early_folded = sum(1 for a, _ in both if a)
+        late_folded = sum(1 for _, b in both if b)
+        already = sum(1 for a, b in both if a and b)
+        k1 = already
+        n1 = early_folded
+        k2 = sum(1 for a, b in both if not a and b)
+        n2 = len(both) - early_folded
+        given = f"{rate(k1, n1) if n1 else '-'} / {rate(k2, n2) if n2 else '-'}"
+        p = fisher(k1, n1, k2, n2) if n1 and n2 else 1.0
+        out.append(f"| {e} | {end} | {early_folded}/{len(both)} | {late_folded}/{len(both)} | "
+                   f"{already}/{late_folded} | {given} | {pvalue(p) if n1 and n2 else '-'} |")
+        verdicts.append((e, already, late_folded, p, n1 and n2 and k1 / n1 > k2 / n2))
+    # It originates there when a fold at the phase's end predicts a fold at the run's end.
+    yes = [e for e, _, _, p, predicts in verdicts if predicts and p < 0.05]
+    summary = ("| origin | crumpling originates in the six-color phase | of the runs folded at their end, those already "
+               "folded when the six-color phase ended: " + "; ".join(f"{e} {a}/{b}" for e, a, b, _, _ in verdicts)
+               + "; a fold at the phase's end predicts one at the run's end (Fisher p < 0.05) for " + (", ".join(yes) or "none")
+               + " | yes for " + (", ".join(yes) or "none") + "; not for "
+               + (", ".join(e for e, *_ in verdicts if e not in yes) or "none") + " |")
+    return "\n".join(out), summary
+
+
+def midway(args, seeds):
+    """Ex 1.6: the latent space at the end of "All hues" (step 4999), smooth against stepped."""
+    by = sweep(args, "midway", ["ex-1.6-smooth", "ex-1.6-stepped"], seeds, ["--steps", "5000"])
+    s, t = by["ex-1.6-smooth"], by["ex-1.6-stepped"]
+    out = [f"{len(s)} seeds each (`{seeds}`), stopped after step 4999, the last of \"All hues\". Means, and "
+           "smooth minus stepped with its 95 % interval:", "",
+           "| measure | smooth | stepped | difference [95% CI] |", "|---|---|---|---|"]
+    significant = []
+    for column, label in [("fold_deg", "largest fold (deg)"), ("gap_deg", "largest gap (deg)"),
+                          ("spacing_error_deg", "spacing off 60 (deg)"), ("radius_std", "radius spread (sd of the norm)"),
+                          ("planarity_vibrant", "off the hue plane (mean z^2, dims >= 2)"),
+                          ("recon_mse_validation", "recon MSE (RGB 8^3)")]:
+        xs, ys = values(s, column), values(t, column)
+        d, lo, hi = mean_difference(xs, ys)
+        out.append(f"| {label} | {g3(mean_sd(xs)[0])} | {g3(mean_sd(ys)[0])} | {g3(d)} [{g3(lo)}, {g3(hi)}] |")
+        if lo > 0 or hi < 0:
+            significant.append(f"{label}: {'smooth' if d > 0 else 'stepped'} higher by {g3(abs(d))}")
+    ks, kt = count(s, visible), count(t, visible)
+    out += ["", f"Visible fold at step 4999: smooth {rate(ks, len(s))}, stepped {rate(kt, len(t))}; "
+            f"Fisher p = {pvalue(fisher(ks, len(s), kt, len(t)))}."]
+    summary = (f"| 1.6d | smooth is noisier midway | the latent space after step 4999 (end of \"All hues\"), {len(s)} "
+               f"seeds each; differences whose 95 % interval excludes 0: " + ("; ".join(significant) or "none")
+               + f"; visible folds {pct(ks / len(s))} % vs {pct(kt / len(t))} % (p = {pvalue(fisher(ks, len(s), kt, len(t)))}) | "
+               + ("partly: " if significant else "no: ") + "see \"Midway\" below |")
+    return "\n".join(out), summary
+
+
+def epochs(args, seeds, final):
+    """Ex 1.7 as the original iterated it (3600 samples per epoch at batch 64: every 57th batch holds 16)."""
+    by = sweep(args, "epoch", ["ex-1.7"], seeds, ["--set", "epoch=3600"])
+    ours = final["ex-1.7"]
+    theirs = by["ex-1.7"]
+    out = [f"{len(theirs)} seeds (`{seeds}`): Ex 1.7 with `epoch: 3600` (the original's short last batch) against "
+           "Ex 1.7 with every batch full. Means, and the difference with its 95 % interval:", "",
+           "| measure | epochs of 3600 | full batches | difference [95% CI] |", "|---|---|---|---|"]
+    for column, label in [("recon_mse_validation", "recon MSE (RGB 8^3)"), ("red_cosine", "red cosine"),
+                          ("radius_mean", "radius"), ("planarity_vibrant", "off the hue plane"),
+                          ("spacing_error_deg", "spacing off 60 (deg)"), ("separate_final", "separate (last batch)")]:
+        xs, ys = values(theirs, column), values(ours, column)
+        d, lo, hi = mean_difference(xs, ys)
+        out.append(f"| {label} | {g3(mean_sd(xs)[0])} | {g3(mean_sd(ys)[0])} | {g3(d)} [{g3(lo)}, {g3(hi)}] |")
+    ka, kb = count(theirs, visible), count(ours, visible)
+    ca, cb = count(theirs, crumpled), count(ours, crumpled)
+    out += ["", f"Visible folds: {rate(ka, len(theirs))} against {rate(kb, len(ours))} (Fisher p = "
+            f"{pvalue(fisher(ka, len(theirs), kb, len(ours)))}); any inversion at 360 hues: {rate(ca, len(theirs))} "
+            f"against {rate(cb, len(ours))} (p = {pvalue(fisher(ca, len(theirs), cb, len(ours)))})."]
+    return "\n".join(out)
+
+
+# ---------------------------------------------------------------- the document
+
+def replace_regions(text, parts):
+    for name, body in parts.items():
+        pattern = re.compile(r"(<!-- findings:%s begin -->\n).*?(<!-- findings:%s end -->)" % (name, name), re.S)
+        if not pattern.search(text):
+            sys.exit(f"findings: the document has no region '{name}' (<!-- findings:{name} begin --> ... end -->)")
+        text = pattern.sub(lambda m: m.group(1) + body + "\n" + m.group(2), text)
+    return text
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--cli", default="build/spheregrad")
+    p.add_argument("--doc", default="docs/findings.md", help="the document whose regions are rewritten")
+    p.add_argument("--write", help="write the result here instead of over --doc")
+    p.add_argument("--out", default="out/findings", help="the studies' sweep folders")
+    p.add_argument("--seeds", default="0-199", help="seeds of the crumple studies")
+    p.add_argument("--midway-seeds", default="0-99", help="seeds of the Ex 1.6 midway study")
+    p.add_argument("--jobs", type=int, default=2)
+    p.add_argument("--reuse", action="store_true",
+                   help="reuse a study's table made by the same command (for editing the document; make findings "
+                        "never passes it, as a new build may measure differently)")
+    args = p.parse_args()
+    with open(args.doc) as f:
+        text = f.read()
+    table, final, cur_row = curriculum(args, args.seeds)
+    origin_table, origin_row = origin(args, args.seeds, final)
+    midway_table, midway_row = midway(args, args.midway_seeds)
+    summary = ("| # | claim (as published) | measured | holds? |\n|---|---|---|---|\n"
+               + "\n".join([cur_row, origin_row, midway_row]))
+    parts = {"summary": summary, "curriculum": table, "origin": origin_table, "midway": midway_table,
+             "epoch": epochs(args, args.seeds, final)}
+    text = replace_regions(text, parts)
+    target = args.write or args.doc
+    tmp = target + ".tmp"
+    with open(tmp, "w") as f:
+        f.write(text)
+    os.replace(tmp, target)
+    print(f"findings: wrote {target}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
