@@ -294,6 +294,49 @@ def epochs(args, seeds, final):
     return "\n".join(out)
 
 
+def pictures(args, by):
+    """One run of each kind, trained again with its folder; its latent plot is copied beside the document."""
+    def first(rows, test):
+        return next((r for r in rows if test(r)), None)
+
+    def median_of(rows):
+        rows = sorted(rows, key=lambda r: (float(r["fold_deg"]), int(r["seed"])))
+        return rows[(len(rows) - 1) // 2] if rows else None
+
+    all_rows = [r for e, _ in CURRICULA for r in by[e]]
+    gappy = [r for r in all_rows if not crumpled(r) and not visible(r)]
+    kinds = [("clean", "a clean wheel", "ex-1.7", first(by["ex-1.7"], lambda r: not crumpled(r) and not crumpled_36(r))),
+             ("kink", "an inversion no eye sees", "ex-1.7", first(by["ex-1.7"], lambda r: crumpled(r) and not visible(r))),
+             ("small-fold", "the smallest visible fold", "ex-1.6-smooth",
+              min((r for r in by["ex-1.6-smooth"] if visible(r)), key=lambda r: (float(r["fold_deg"]), int(r["seed"])),
+                  default=None)),
+             ("typical-fold", "a typical Ex 1.5 fold (the median size)", "ex-1.5",
+              median_of([r for r in by["ex-1.5"] if visible(r)])),
+             ("gap", "no inversion, the largest gap", None,
+              max(gappy, key=lambda r: (float(r["gap_deg"]), -int(r["seed"])), default=None))]
+    folder = os.path.join(os.path.dirname(args.write or args.doc), "findings")
+    os.makedirs(folder, exist_ok=True)
+    cells, captions = [], []
+    for name, what, experiment, r in kinds:
+        if r is None:
+            continue
+        experiment = experiment or next(e for e, _ in CURRICULA if r in by[e])
+        out = os.path.join(args.out, "pictures", name)
+        subprocess.run([args.cli, "train", experiment, "--seed", r["seed"], "--out", out, "--overwrite", "--quiet"],
+                       check=True)
+        target = os.path.join(folder, name + ".svg")
+        with open(os.path.join(out, "latents_dim1_dim0.svg")) as f, open(target + ".tmp", "w") as g:
+            g.write(f.read())
+        os.replace(target + ".tmp", target)
+        cells.append(f"![{what}](findings/{name}.svg)")
+        captions.append(f"{what}: {experiment} seed {r['seed']}, {r['hue_inversions']} inversions at 360 hues, "
+                        f"largest fold {g3(float(r['fold_deg']))} deg, largest gap {g3(float(r['gap_deg']))} deg")
+    out = ["Latents of the RGB 8^3 cube on dims 1 (across) and 0 (up), each dot in its color, one run of each kind "
+           "from the table above (trained again with its folder):", "",
+           "| " + " | ".join(cells) + " |", "|" + "---|" * len(cells), "| " + " | ".join(captions) + " |"]
+    return "\n".join(out)
+
+
 # ---------------------------------------------------------------- the document
 
 def replace_regions(text, parts):
@@ -326,7 +369,7 @@ def main():
     summary = ("| # | claim (as published) | measured | holds? |\n|---|---|---|---|\n"
                + "\n".join([cur_row, origin_row, midway_row]))
     parts = {"summary": summary, "curriculum": table, "origin": origin_table, "midway": midway_table,
-             "epoch": epochs(args, args.seeds, final)}
+             "epoch": epochs(args, args.seeds, final), "pictures": pictures(args, final)}
     text = replace_regions(text, parts)
     target = args.write or args.doc
     tmp = target + ".tmp"
