@@ -337,6 +337,61 @@ def pictures(args, by):
     return "\n".join(out)
 
 
+def all_criteria(r):
+    """Ex 1.8's criteria: no visible fold, red cos > 0.9, radius in [0.9, 1.1], planarity < 0.05, resultant < 0.2."""
+    return (not visible(r) and float(r["red_cosine"]) > 0.9 and 0.9 <= float(r["radius_mean"]) <= 1.1
+            and float(r["planarity_vibrant"]) < 0.05 and float(r["hue_resultant"]) < 0.2)
+
+
+def ablations(args, seeds, test_seeds, final):
+    """Ex 1.8: every subset of Ex 1.7's five regularizers dropped; then each one alone on more seeds, with tests."""
+    out_dir = os.path.join(args.out, "ablations")
+    subsets = sweep(args, "ablations", ["ex-1.7"], seeds, ["--ablations", "subsets"])
+    with open(os.path.join(out_dir, "summary.csv"), newline="") as f:
+        rows = list(csv.DictReader(f))
+    groups = {}
+    for r in rows:
+        groups.setdefault(r["without"], []).append(r)
+    out = [f"Seeds `{seeds}` for each of the 31 subsets. All criteria = no visible fold, red cos > 0.9, radius in "
+           "[0.9, 1.1], planarity < 0.05, hue resultant < 0.2. Means over the seeds:", "",
+           "| dropped | any inversion 36 / 360 | visible fold | red cos | radius | planarity | resultant | recon | all criteria |",
+           "|---|---|---|---|---|---|---|---|---|"]
+    for without, g in groups.items():
+        m = {c: mean_sd(values(g, c))[0] for c in
+             ("red_cosine", "radius_mean", "planarity_vibrant", "hue_resultant", "recon_mse_validation")}
+        out.append(f"| {without or '(none)'} | {count(g, crumpled_36)} / {count(g, crumpled)} | {count(g, visible)} | "
+                   f"{m['red_cosine']:.3f} | {m['radius_mean']:.3f} | {m['planarity_vibrant']:.3f} | "
+                   f"{m['hue_resultant']:.3f} | {m['recon_mse_validation']:.2e} | {count(g, all_criteria)}/{len(g)} |")
+    singles = ["reg-separate", "reg-planar", "reg-polar", "reg-norm", "reg-norm-v"]
+    one = sweep(args, "ablations-one", ["ex-1.7"], test_seeds, ["--ablations", ";".join(singles)])
+    with open(os.path.join(args.out, "ablations-one", "summary.csv"), newline="") as f:
+        rows = list(csv.DictReader(f))
+    full = final["ex-1.7"]
+    kf, nf = count(full, all_criteria), len(full)
+    out += ["", f"Each regularizer dropped alone, seeds `{test_seeds}`, against the full set on the seeds of the "
+            f"curriculum study (`{args.seeds}`): the share of runs meeting all criteria, Fisher's test, and the "
+            "differences of the means with their 95 % intervals:", "",
+            "| dropped | all criteria | full set | p | resultant difference | planarity difference | red cos difference |",
+            "|---|---|---|---|---|---|---|"]
+    verdicts = {}
+    for name in singles:
+        g = [r for r in rows if r["without"] == name]
+        k, n = count(g, all_criteria), len(g)
+        p = fisher(k, n, kf, nf)
+        diffs = []
+        for column in ("hue_resultant", "planarity_vibrant", "red_cosine"):
+            d, lo, hi = mean_difference(values(g, column), values(full, column))
+            diffs.append(f"{g3(d)} [{g3(lo)}, {g3(hi)}]")
+        out.append(f"| {name} | {rate(k, n)} | {rate(kf, nf)} | {pvalue(p)} | " + " | ".join(diffs) + " |")
+        verdicts[name] = p < 0.05
+    needed = [n for n in singles if verdicts[n]]
+    summary = ("| 1.8e | all five regularizers are needed | each dropped alone: the share of runs meeting all criteria "
+               "differs from the full set's (Fisher p < 0.05) for " + (", ".join(needed) or "none") + " | "
+               + ("yes" if len(needed) == len(singles) else "no: " + ", ".join(n for n in singles if n not in needed)
+                  + " is not shown to be needed") + " |")
+    return "\n".join(out), summary
+
+
 # ---------------------------------------------------------------- the document
 
 def replace_regions(text, parts):
@@ -356,6 +411,8 @@ def main():
     p.add_argument("--out", default="out/findings", help="the studies' sweep folders")
     p.add_argument("--seeds", default="0-199", help="seeds of the crumple studies")
     p.add_argument("--midway-seeds", default="0-99", help="seeds of the Ex 1.6 midway study")
+    p.add_argument("--ablation-seeds", default="0-4", help="seeds of each of Ex 1.8's 31 subsets")
+    p.add_argument("--ablation-test-seeds", default="0-99", help="seeds of each regularizer dropped alone")
     p.add_argument("--jobs", type=int, default=2)
     p.add_argument("--reuse", action="store_true",
                    help="reuse a study's table made by the same command (for editing the document; make findings "
@@ -366,9 +423,10 @@ def main():
     table, final, cur_row = curriculum(args, args.seeds)
     origin_table, origin_row = origin(args, args.seeds, final)
     midway_table, midway_row = midway(args, args.midway_seeds)
+    ablation_table, ablation_row = ablations(args, args.ablation_seeds, args.ablation_test_seeds, final)
     summary = ("| # | claim (as published) | measured | holds? |\n|---|---|---|---|\n"
-               + "\n".join([cur_row, origin_row, midway_row]))
-    parts = {"summary": summary, "curriculum": table, "origin": origin_table, "midway": midway_table,
+               + "\n".join([cur_row, origin_row, midway_row, ablation_row]))
+    parts = {"summary": summary, "ablations": ablation_table, "curriculum": table, "origin": origin_table, "midway": midway_table,
              "epoch": epochs(args, args.seeds, final), "pictures": pictures(args, final)}
     text = replace_regions(text, parts)
     target = args.write or args.doc
