@@ -392,6 +392,82 @@ def ablations(args, seeds, test_seeds, final):
     return "\n".join(out), summary
 
 
+def ex17(args, final):
+    """Ex 1.7's published end state (recon about 4e-4, separate about 2.7, total about 4.2e-3) against ours."""
+    rows = final["ex-1.7"]
+    out = [f"Ex 1.7 at the end of its 10001 steps, {len(rows)} seeds (`{args.seeds}`): the published values against "
+           "ours (the last step's batch for the losses; the RGB 8^3 cube for the reconstruction MSE).", "",
+           "| quantity | published | our mean | our 5th-95th percentile | published value inside? |", "|---|---|---|---|---|"]
+    inside = []
+    for column, label, published in [("final_total", "total loss", 4.2e-3), ("separate_final", "separate (raw)", 2.7),
+                                     ("recon_mse_validation", "recon MSE", 4e-4)]:
+        xs = values(rows, column)
+        lo, hi = quantile(xs, 0.05), quantile(xs, 0.95)
+        inside.append((label, published, lo <= published <= hi))
+        out.append(f"| {label} | {g3(published)} | {g3(mean_sd(xs)[0])} | {g3(lo)} - {g3(hi)} | "
+                   f"{'yes' if lo <= published <= hi else 'no'} |")
+    summary = ("| 1.7t | Ex 1.7 ends with total about 4.2e-3, separate about 2.7, recon about 4e-4 | "
+               + "; ".join(f"{label}: mean {g3(mean_sd(values(rows, c))[0])}" for c, label in
+                           [("final_total", "total"), ("separate_final", "separate"), ("recon_mse_validation", "recon")])
+               + f", {len(rows)} seeds | " + ("yes: every published value lies within our 5th-95th percentiles" if all(i for *_, i in inside)
+                                              else "partly: outside our 5th-95th percentiles: "
+                                              + ", ".join(l for l, _, i in inside if not i)) + " |")
+    return "\n".join(out), summary
+
+
+def constant_weights(args, seeds, final):
+    """Lesson 2, varying hyperparameters beat constant ones: Ex 1.7 with every regularizer weight held at its
+    mean over the scheduled run (the lr schedule kept), against the schedule."""
+    ref = os.path.join(args.out, "schedule-ex-1.7")
+    subprocess.run([args.cli, "train", "ex-1.7", "--out", ref, "--overwrite", "--quiet"], check=True)
+    with open(os.path.join(ref, "metrics.csv"), newline="") as f:
+        log = list(csv.DictReader(f))
+    columns = ["reg-separate", "reg-planar", "reg-norm", "reg-norm-v", "reg-polar"]
+    means = {c: sum(float(r[c]) for r in log) / len(log) for c in columns}
+    with open("examples/experiments/ex-1.7.csv", newline="") as f:
+        sheet = list(csv.reader(f))
+    header = sheet[0]
+    lines = [",".join(header)]
+    for i, row in enumerate(sheet[1:]):
+        cells = dict(zip(header, row))
+        if i == 0:
+            cells.update({c: repr(means[c]) for c in columns})
+        elif not cells["lr"]:
+            continue
+        else:
+            cells.update({c: "" for c in columns})
+        lines.append(",".join(cells[h] for h in header))
+    path = os.path.join(args.out, "ex-1.7-constant.csv")
+    with open(path, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    g = sweep(args, "constant", ["ex-1.7"], seeds, ["--dopesheet", path])["ex-1.7"]
+    full = final["ex-1.7"]
+    out = [f"Ex 1.7 with every regularizer's weight constant at its mean over the scheduled run ("
+           + ", ".join(f"{c} {means[c]:.4g}" for c in columns) + "; the lr schedule unchanged), "
+           f"seeds `{seeds}`, against the schedule (seeds `{args.seeds}`):", "",
+           "| measure | constant | scheduled | difference [95% CI] or p |", "|---|---|---|---|"]
+    k, n, kf, nf = count(g, all_criteria), len(g), count(full, all_criteria), len(full)
+    out.append(f"| all Ex 1.8 criteria | {rate(k, n)} | {rate(kf, nf)} | p = {pvalue(fisher(k, n, kf, nf))} |")
+    kv, kfv = count(g, visible), count(full, visible)
+    out.append(f"| visible fold | {rate(kv, n)} | {rate(kfv, nf)} | p = {pvalue(fisher(kv, n, kfv, nf))} |")
+    better = []
+    for column, label, lower_is_better in [("recon_mse_validation", "recon MSE (RGB 8^3)", True),
+                                           ("red_cosine", "red cosine", False), ("radius_std", "radius spread", True),
+                                           ("planarity_vibrant", "off the hue plane", True),
+                                           ("spacing_error_deg", "spacing off 60 (deg)", True)]:
+        xs, ys = values(g, column), values(full, column)
+        d, lo, hi = mean_difference(xs, ys)
+        out.append(f"| {label} | {g3(mean_sd(xs)[0])} | {g3(mean_sd(ys)[0])} | {g3(d)} [{g3(lo)}, {g3(hi)}] |")
+        if (lo > 0 or hi < 0) and ((d > 0) == lower_is_better):
+            better.append(label)
+    worse_rate = fisher(k, n, kf, nf) < 0.05 and k / n < kf / nf
+    summary = ("| L2 | varying hyperparameters beat constant ones | Ex 1.7 with constant weights (each at its mean) "
+               f"meets all criteria in {pct(k / n)} % of {n} runs against {pct(kf / nf)} % scheduled; the schedule is "
+               "better beyond chance in: " + (", ".join(better + (["the criteria"] if worse_rate else [])) or "nothing")
+               + " | " + ("yes" if better or worse_rate else "not shown") + " |")
+    return "\n".join(out), summary
+
+
 # ---------------------------------------------------------------- the document
 
 def replace_regions(text, parts):
@@ -424,9 +500,12 @@ def main():
     origin_table, origin_row = origin(args, args.seeds, final)
     midway_table, midway_row = midway(args, args.midway_seeds)
     ablation_table, ablation_row = ablations(args, args.ablation_seeds, args.ablation_test_seeds, final)
+    ex17_table, ex17_row = ex17(args, final)
+    constant_table, constant_row = constant_weights(args, args.midway_seeds, final)
     summary = ("| # | claim (as published) | measured | holds? |\n|---|---|---|---|\n"
-               + "\n".join([cur_row, origin_row, midway_row, ablation_row]))
-    parts = {"summary": summary, "ablations": ablation_table, "curriculum": table, "origin": origin_table, "midway": midway_table,
+               + "\n".join([ex17_row, cur_row, origin_row, midway_row, ablation_row, constant_row]))
+    parts = {"summary": summary, "ex17": ex17_table, "constant": constant_table, "ablations": ablation_table,
+             "curriculum": table, "origin": origin_table, "midway": midway_table,
              "epoch": epochs(args, args.seeds, final), "pictures": pictures(args, final)}
     text = replace_regions(text, parts)
     target = args.write or args.doc
