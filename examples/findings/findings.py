@@ -102,9 +102,9 @@ def g3(x):
 
 # ---------------------------------------------------------------- runs
 
-def sweep(args, name, experiments, seeds, extra=()):
+def sweep(args, name, experiments, seeds, extra=(), folders="none"):
     out = os.path.join(args.out, name)
-    command = [args.cli, "sweep", "--experiments", ",".join(experiments), "--seeds", seeds, "--folders", "none",
+    command = [args.cli, "sweep", "--experiments", ",".join(experiments), "--seeds", seeds, "--folders", folders,
                "--jobs", str(args.jobs), "--out", out, "--overwrite", "--quiet", *extra]
     stamp = os.path.join(out, "command.txt")
     table = os.path.join(out, "summary.csv")
@@ -496,6 +496,59 @@ def gently(args, seeds, final):
     return "\n".join(out), summary
 
 
+def spikes(args, seeds):
+    """Ex 1.6: the loss's response to each new phase, over a window long enough for both schedules."""
+    window, span = 50, 1500
+    by = sweep(args, "spikes", ["ex-1.6-smooth", "ex-1.6-stepped"], seeds, ["--snapshot-every", "0"], folders="full")
+    out = [f"Seeds `{seeds}`. At each start of a new phase t: the largest {window}-step running mean of the total loss "
+           f"within the {span} steps from t, over the median of the 100 steps before t; and the step (after t) where "
+           "that running mean peaks. Median [10th, 90th percentile] over the seeds:", "",
+           "| phase start | schedule | ratio | peak, steps after the start |", "|---|---|---|---|"]
+    ratios = {}
+    for e, rows in by.items():
+        for r in rows:
+            with open(os.path.join(args.out, "spikes", "runs", f"{r['experiment']}-seed{r['seed']}", "metrics.csv"),
+                      newline="") as f:
+                log = list(csv.DictReader(f))
+            total = [float(x["total"]) for x in log]
+            starts = [i for i in range(1, len(log)) if log[i]["phase"] != log[i - 1]["phase"]]
+            for t in starts:
+                before = sorted(total[max(0, t - 100):t])
+                base = before[len(before) // 2]
+                end = min(len(total), t + span)
+                means = [sum(total[j:j + window]) / window for j in range(t, end - window + 1)]
+                k = max(range(len(means)), key=lambda j: means[j])
+                ratios.setdefault((t, log[t]["phase"]), {}).setdefault(e, []).append((means[k] / base, k))
+    separated = []
+    for (t, phase), per in sorted(ratios.items()):
+        for e in ("ex-1.6-smooth", "ex-1.6-stepped"):
+            xs = [x for x, _ in per.get(e, [])]
+            ks = [k for _, k in per.get(e, [])]
+            if xs:
+                out.append(f"| {t} ({phase}) | {e} | {g3(quantile(xs, 0.5))} [{g3(quantile(xs, 0.1))}, "
+                           f"{g3(quantile(xs, 0.9))}] | {g3(quantile(ks, 0.5))} [{g3(quantile(ks, 0.1))}, {g3(quantile(ks, 0.9))}] |")
+        smooth = [x for x, _ in per.get("ex-1.6-smooth", [])]
+        stepped = [x for x, _ in per.get("ex-1.6-stepped", [])]
+        if smooth and stepped and quantile(stepped, 0.1) > quantile(smooth, 0.9):
+            separated.append(str(t))
+    def medians(e):
+        return ", ".join(f"{g3(quantile([x for x, _ in per[e]], 0.5))}x peaking {g3(quantile([k for _, k in per[e]], 0.5))} "
+                         f"steps after {t}" for (t, _), per in sorted(ratios.items()) if e in per)
+
+    n = len(by["ex-1.6-stepped"])
+    summary = (f"| 1.6a | stepped has loss spikes at phase starts (smooth does not) | {n} seeds, the largest {window}-step "
+               f"mean within {span} steps over the level before: stepped {medians('ex-1.6-stepped')}; smooth "
+               f"{medians('ex-1.6-smooth')} (medians) | " + ("yes: the stepped response is above the smooth one's in "
+                                                              "90 % of seeds at " + ", ".join(separated)
+                                                              if separated else "not shown")
+               + ("; the smooth schedule has a slower rise of its own (a median above 2x at "
+                  + ", ".join(str(t) for (t, _), per in sorted(ratios.items())
+                              if quantile([x for x, _ in per.get("ex-1.6-smooth", [(0, 0)])], 0.5) > 2) + ")"
+                  if any(quantile([x for x, _ in per.get("ex-1.6-smooth", [(0, 0)])], 0.5) > 2 for per in ratios.values())
+                  else "") + " |")
+    return "\n".join(out), summary
+
+
 # ---------------------------------------------------------------- the document
 
 def replace_regions(text, parts):
@@ -515,6 +568,7 @@ def main():
     p.add_argument("--out", default="out/findings", help="the studies' sweep folders")
     p.add_argument("--seeds", default="0-199", help="seeds of the crumple studies")
     p.add_argument("--midway-seeds", default="0-99", help="seeds of the Ex 1.6 midway study")
+    p.add_argument("--spike-seeds", default="0-49", help="seeds of the Ex 1.6 loss-spike study (run folders kept)")
     p.add_argument("--ablation-seeds", default="0-4", help="seeds of each of Ex 1.8's 31 subsets")
     p.add_argument("--ablation-test-seeds", default="0-99", help="seeds of each regularizer dropped alone")
     p.add_argument("--jobs", type=int, default=2)
@@ -531,9 +585,10 @@ def main():
     ex17_table, ex17_row = ex17(args, final)
     constant_table, constant_row = constant_weights(args, args.midway_seeds, final)
     gently_table, gently_row = gently(args, args.seeds, final)
+    spikes_table, spikes_row = spikes(args, args.spike_seeds)
     summary = ("| # | claim (as published) | measured | holds? |\n|---|---|---|---|\n"
-               + "\n".join([ex17_row, cur_row, origin_row, midway_row, ablation_row, constant_row, gently_row]))
-    parts = {"summary": summary, "ex17": ex17_table, "constant": constant_table, "gently": gently_table, "ablations": ablation_table,
+               + "\n".join([ex17_row, spikes_row, cur_row, origin_row, midway_row, ablation_row, constant_row, gently_row]))
+    parts = {"summary": summary, "ex17": ex17_table, "constant": constant_table, "gently": gently_table, "spikes": spikes_table, "ablations": ablation_table,
              "curriculum": table, "origin": origin_table, "midway": midway_table,
              "epoch": epochs(args, args.seeds, final), "pictures": pictures(args, final)}
     text = replace_regions(text, parts)
