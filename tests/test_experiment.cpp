@@ -113,7 +113,7 @@ TEST_CASE("experiments: malformed files are refused with the JSON path of what i
                    "name: expected 1 to 64 letters, digits, '-', '_' or '.' (it names run folders), got \"a/b\""});
   cases.push_back({"an unknown key", with([](auto& j) { j["bach"] = 64; }),
                    "bach: unknown key (known here: batch, data, description, dopesheet, epoch, focus, heldout_hues_deg, labels, "
-                   "log_every, model, name, reconstruction, regularizers, seed, snapshot_every, steps)"});
+                   "log_every, model, name, reconstruction, regularizers, seed, snapshot_every, soft_labels, steps)"});
   cases.push_back({"no model", with([](auto& j) { j.erase("model"); }), "model: missing (required)"});
   cases.push_back({"an epoch leaving one sample", with([](auto& j) { j["epoch"] = 3585; }),
                    "epoch: the last batch of each epoch would hold 1 sample (3585 = 56 x 64 + 1); a batch needs 2"});
@@ -234,6 +234,24 @@ TEST_CASE("experiments: epoch gives every ceil(epoch / batch)-th batch the remai
   o.experiment = train::load_experiment("ex-1.7", {{"steps=120"}, {}});
   const train::Result b = train::run(o);
   CHECK(a.final_total != b.final_total);  // the short batch at step 56 changes what follows
+}
+
+TEST_CASE("experiments: soft_labels uses each label's probability; absent, the hash is kept") {
+  const train::Experiment plain = train::load_experiment("ex-1.7");
+  CHECK_FALSE(plain.resolved.contains("soft_labels"));
+  CHECK(train::load_experiment("ex-1.7", {{"soft_labels=true"}, {}}).hash != plain.hash);
+  train::Options o;
+  o.quiet = true;
+  o.write_outputs = false;
+  o.experiment = train::load_experiment("ex-1.7", {{"soft_labels=true", "steps=50"}, {}});
+  const train::Result soft = train::run(o);
+  o.experiment = train::load_experiment("ex-1.7", {{"soft_labels=false", "steps=50"}, {}});
+  const train::Result drawn = train::run(o);
+  o.experiment = train::load_experiment("ex-1.7", {{"steps=50"}, {}});
+  const train::Result absent = train::run(o);
+  CHECK(soft.final_total != drawn.final_total);
+  CHECK(drawn.final_total == absent.final_total);  // false is the default: the same run
+  CHECK(std::isfinite(soft.final_total));
 }
 
 TEST_CASE("experiments: a custom experiment trains without a rebuild; its experiment.json repeats it byte for byte") {

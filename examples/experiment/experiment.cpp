@@ -289,7 +289,8 @@ Experiment read_experiment(const Json& j, const std::string& source) {
   if (root.get("steps")) e.steps = int(root.integer("steps", std::nullopt, 1, 100000000));
   else root.out["steps"] = nullptr;  // the dopesheet's length
   e.batch = int(root.integer("batch", 64, 2, 65536));
-  // Written only when given, so that the experiments without it keep their hashes.
+  // Written only when given, so that the experiments without them keep their hashes.
+  if (root.get("soft_labels")) e.soft_labels = root.boolean("soft_labels", false);
   if (root.get("epoch")) e.epoch = int(root.integer("epoch", std::nullopt, 1, 100000000));
   if (e.epoch % e.batch == 1)
     root.fail("epoch", "the last batch of each epoch would hold 1 sample (" + std::to_string(e.epoch) + " = " +

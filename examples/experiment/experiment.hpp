@@ -96,6 +96,9 @@ struct Experiment {
   // epochs of ceil(epoch / batch) batches and the last batch of each holds the remainder, as a
   // PyTorch DataLoader without drop_last does (the original Ex 1.7: 3600 at batch 64).
   int epoch = 0;
+  // Labels as probabilities: each sample's label is p(label | color) itself instead of a draw
+  // that is 1 with probability p (the original's stochastic labels). Written only when true.
+  bool soft_labels = false;
   unsigned long long seed = 0;
   int batch_at(int step) const {
     if (epoch == 0) return batch;

@@ -221,9 +221,12 @@ void Run::draw_batch(const Source& s, int step) {
   for (int i = 0; i < batch_rows_; ++i) {
     index_[i] = s.full_batch() ? i : s.sampler->draw(sampler_rng_);
     for (std::size_t r = 0; r < rules_.size(); ++r) {
-      const bool on = label_rng_.uniform() < s.label_probability[r][index_[i]];
-      (*label_column_[r])[i] = on;
-      label_count_[r] += on;
+      // Soft: the probability itself (counted when above 0); else a draw (the stream is drawn
+      // either way, so both variants see the same batches).
+      const double p = s.label_probability[r][index_[i]];
+      const bool on = label_rng_.uniform() < p;
+      (*label_column_[r])[i] = exp_.soft_labels ? p : double(on);
+      label_count_[r] += exp_.soft_labels ? p > 0 : on;
     }
     if (s.focused()) focus_of_sample_[i] = s.focus[index_[i]];
   }

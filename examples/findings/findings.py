@@ -549,6 +549,32 @@ def spikes(args, seeds):
     return "\n".join(out), summary
 
 
+def soft(args, seeds, final):
+    """Stochastic labels (a draw per sample, as the original) against soft labels (the probability itself)."""
+    g = sweep(args, "soft", ["ex-1.7"], seeds, ["--set", "soft_labels=true"])["ex-1.7"]
+    full = final["ex-1.7"]
+    k, n, kf, nf = count(g, all_criteria), len(g), count(full, all_criteria), len(full)
+    out = [f"Ex 1.7 with soft labels (`soft_labels: true`), seeds `{seeds}`, against its stochastic labels (seeds "
+           f"`{args.seeds}`):", "", "| measure | soft | stochastic | stochastic minus soft [95% CI] or p |", "|---|---|---|---|",
+           f"| all Ex 1.8 criteria | {rate(k, n)} | {rate(kf, nf)} | p = {pvalue(fisher(k, n, kf, nf))} |"]
+    worse, better = [], []
+    for column, label, lower_is_better in [("recon_mse_validation", "recon MSE (RGB 8^3)", True),
+                                           ("red_cosine", "red cosine", False), ("radius_std", "radius spread", True),
+                                           ("planarity_vibrant", "off the hue plane", True),
+                                           ("spacing_error_deg", "spacing off 60 (deg)", True)]:
+        xs, ys = values(full, column), values(g, column)
+        d, lo, hi = mean_difference(xs, ys)
+        out.append(f"| {label} | {g3(mean_sd(ys)[0])} | {g3(mean_sd(xs)[0])} | {g3(d)} [{g3(lo)}, {g3(hi)}] |")
+        if lo > 0 or hi < 0:
+            (worse if (d > 0) == lower_is_better else better).append(label)
+    if fisher(k, n, kf, nf) < 0.05:
+        (worse if kf / nf < k / n else better).append("the criteria")
+    summary = ("| labels | stochastic labels work as well as soft ones | Ex 1.7, stochastic against soft: worse beyond "
+               "chance in " + (", ".join(worse) or "nothing") + "; better in " + (", ".join(better) or "nothing")
+               + f" ({n} and {nf} seeds) | " + ("yes" if not worse else "partly") + " |")
+    return "\n".join(out), summary
+
+
 # ---------------------------------------------------------------- the document
 
 def replace_regions(text, parts):
@@ -576,6 +602,7 @@ def main():
                    help="reuse a study's table made by the same command (for editing the document; make findings "
                         "never passes it, as a new build may measure differently)")
     args = p.parse_args()
+    args.cli = os.path.join(".", os.path.normpath(args.cli))  # one spelling, so that --reuse recognizes a command
     with open(args.doc) as f:
         text = f.read()
     table, final, cur_row = curriculum(args, args.seeds)
@@ -586,9 +613,10 @@ def main():
     constant_table, constant_row = constant_weights(args, args.midway_seeds, final)
     gently_table, gently_row = gently(args, args.seeds, final)
     spikes_table, spikes_row = spikes(args, args.spike_seeds)
+    soft_table, soft_row = soft(args, args.seeds, final)
     summary = ("| # | claim (as published) | measured | holds? |\n|---|---|---|---|\n"
-               + "\n".join([ex17_row, spikes_row, cur_row, origin_row, midway_row, ablation_row, constant_row, gently_row]))
-    parts = {"summary": summary, "ex17": ex17_table, "constant": constant_table, "gently": gently_table, "spikes": spikes_table, "ablations": ablation_table,
+               + "\n".join([ex17_row, spikes_row, cur_row, origin_row, midway_row, ablation_row, constant_row, gently_row, soft_row]))
+    parts = {"summary": summary, "ex17": ex17_table, "constant": constant_table, "gently": gently_table, "spikes": spikes_table, "soft": soft_table, "ablations": ablation_table,
              "curriculum": table, "origin": origin_table, "midway": midway_table,
              "epoch": epochs(args, args.seeds, final), "pictures": pictures(args, final)}
     text = replace_regions(text, parts)
