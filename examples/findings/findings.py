@@ -149,6 +149,25 @@ def values(rows, column):
     return [float(r[column]) for r in rows]
 
 
+# The final measures two groups of runs are compared on, and whether lower is better.
+MEASURES = [("recon_mse_validation", "recon MSE (RGB 8^3)", True), ("red_cosine", "red cosine", False),
+            ("radius_std", "radius spread", True), ("planarity_vibrant", "off the hue plane", True),
+            ("spacing_error_deg", "spacing off 60 (deg)", True)]
+
+
+def compare_means(x_rows, y_rows):
+    """Table lines "| measure | mean x | mean y | x - y [95% CI] |", and the measures where x is better and
+    where it is worse beyond chance (the interval excludes 0)."""
+    lines, better, worse = [], [], []
+    for column, label, lower_is_better in MEASURES:
+        xs, ys = values(x_rows, column), values(y_rows, column)
+        d, lo, hi = mean_difference(xs, ys)
+        lines.append(f"| {label} | {g3(mean_sd(xs)[0])} | {g3(mean_sd(ys)[0])} | {g3(d)} [{g3(lo)}, {g3(hi)}] |")
+        if lo > 0 or hi < 0:
+            (better if (d < 0) == lower_is_better else worse).append(label)
+    return lines, better, worse
+
+
 # ---------------------------------------------------------------- studies
 
 CURRICULA = [("ex-1.7", "full data from step 0"), ("ex-1.7-curriculum", "curriculum, else as Ex 1.7"),
@@ -450,16 +469,8 @@ def constant_weights(args, seeds, final):
     out.append(f"| all Ex 1.8 criteria | {rate(k, n)} | {rate(kf, nf)} | p = {pvalue(fisher(k, n, kf, nf))} |")
     kv, kfv = count(g, visible), count(full, visible)
     out.append(f"| visible fold | {rate(kv, n)} | {rate(kfv, nf)} | p = {pvalue(fisher(kv, n, kfv, nf))} |")
-    better = []
-    for column, label, lower_is_better in [("recon_mse_validation", "recon MSE (RGB 8^3)", True),
-                                           ("red_cosine", "red cosine", False), ("radius_std", "radius spread", True),
-                                           ("planarity_vibrant", "off the hue plane", True),
-                                           ("spacing_error_deg", "spacing off 60 (deg)", True)]:
-        xs, ys = values(g, column), values(full, column)
-        d, lo, hi = mean_difference(xs, ys)
-        out.append(f"| {label} | {g3(mean_sd(xs)[0])} | {g3(mean_sd(ys)[0])} | {g3(d)} [{g3(lo)}, {g3(hi)}] |")
-        if (lo > 0 or hi < 0) and ((d > 0) == lower_is_better):
-            better.append(label)
+    lines, _, better = compare_means(g, full)  # where constant is worse, the schedule is better
+    out += lines
     worse_rate = fisher(k, n, kf, nf) < 0.05 and k / n < kf / nf
     summary = ("| L2 | varying hyperparameters beat constant ones | Ex 1.7 with constant weights (each at its mean) "
                f"meets all criteria in {pct(k / n)} % of {n} runs against {pct(kf / nf)} % scheduled; the schedule is "
@@ -554,19 +565,11 @@ def soft(args, seeds, final):
     g = sweep(args, "soft", ["ex-1.7"], seeds, ["--set", "soft_labels=true"])["ex-1.7"]
     full = final["ex-1.7"]
     k, n, kf, nf = count(g, all_criteria), len(g), count(full, all_criteria), len(full)
-    out = [f"Ex 1.7 with soft labels (`soft_labels: true`), seeds `{seeds}`, against its stochastic labels (seeds "
-           f"`{args.seeds}`):", "", "| measure | soft | stochastic | stochastic minus soft [95% CI] or p |", "|---|---|---|---|",
-           f"| all Ex 1.8 criteria | {rate(k, n)} | {rate(kf, nf)} | p = {pvalue(fisher(k, n, kf, nf))} |"]
-    worse, better = [], []
-    for column, label, lower_is_better in [("recon_mse_validation", "recon MSE (RGB 8^3)", True),
-                                           ("red_cosine", "red cosine", False), ("radius_std", "radius spread", True),
-                                           ("planarity_vibrant", "off the hue plane", True),
-                                           ("spacing_error_deg", "spacing off 60 (deg)", True)]:
-        xs, ys = values(full, column), values(g, column)
-        d, lo, hi = mean_difference(xs, ys)
-        out.append(f"| {label} | {g3(mean_sd(ys)[0])} | {g3(mean_sd(xs)[0])} | {g3(d)} [{g3(lo)}, {g3(hi)}] |")
-        if lo > 0 or hi < 0:
-            (worse if (d > 0) == lower_is_better else better).append(label)
+    out = [f"Ex 1.7 with its stochastic labels (seeds `{args.seeds}`) against soft labels (`soft_labels: true`, seeds "
+           f"`{seeds}`):", "", "| measure | stochastic | soft | stochastic minus soft [95% CI] or p |", "|---|---|---|---|",
+           f"| all Ex 1.8 criteria | {rate(kf, nf)} | {rate(k, n)} | p = {pvalue(fisher(k, n, kf, nf))} |"]
+    lines, better, worse = compare_means(full, g)
+    out += lines
     if fisher(k, n, kf, nf) < 0.05:
         (worse if kf / nf < k / n else better).append("the criteria")
     summary = ("| labels | stochastic labels work as well as soft ones | Ex 1.7, stochastic against soft: worse beyond "
