@@ -96,8 +96,12 @@ Tensor<T> binary(Tensor<T> a, Tensor<T> b) {
     throw ShapeError(std::string(Op::name) + ": shapes " + shape(A.rows, A.cols) + " and " +
                      shape(B.rows, B.cols) + " do not broadcast");
   const int rows = A.rows == 1 ? B.rows : A.rows, cols = A.cols == 1 ? B.cols : A.cols;
+  const par::Bcast ba = par::bcast(A.rows, A.cols), bb = par::bcast(B.rows, B.cols);
+  const T* pa = A.value;
+  const T* pb = B.value;
+  // Recording may move the node vector: A and B are not used past this point.
   const Node<T>& y = new_node<Op>(tape, rows, cols, a.id(), b.id());
-  par::map(A.value, par::bcast(A.rows, A.cols), B.value, par::bcast(B.rows, B.cols), y.value, rows, cols,
+  par::map(pa, ba, pb, bb, y.value, rows, cols,
            [](T u, T v) { return Op::f(u, v); });
   return handle(tape);
 }
