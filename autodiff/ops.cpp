@@ -443,7 +443,7 @@ struct MatMulOp {
   static void backward(Tape<T>& tape, const Node<T>& y) {
     const Node<T>& A = tape.node(y.a);
     const Node<T>& B = tape.node(y.b);
-    const auto [ta, tb] = y.template saved<MatMulOp>();
+    const bool ta = y.template saved<MatMulOp>().ta, tb = y.template saved<MatMulOp>().tb;
     if (A.grad) {
       if (!ta) product(false, !tb, y.grad, y.rows, y.cols, B.value, B.rows, B.cols, A.grad, true);
       else product(tb, true, B.value, B.rows, B.cols, y.grad, y.rows, y.cols, A.grad, true);
@@ -520,7 +520,8 @@ struct NormalizeRowsOp {
   const T* norm;  // n_i, one per row
   static void backward(Tape<T>& tape, const Node<T>& y) {
     const Node<T>& x = tape.node(y.a);
-    const auto [eps, norm] = y.template saved<NormalizeRowsOp>();
+    const T eps = y.template saved<NormalizeRowsOp>().eps;  // named copies: a lambda may not capture
+    const T* norm = y.template saved<NormalizeRowsOp>().norm;  // a structured binding before clang 16
     const long C = x.cols;
     par::for_each(x.rows, long(x.rows) * C >= kParallelWork, [&](long i) {
       const T* xi = x.value + i * C;
