@@ -189,6 +189,23 @@ TEST_CASE("gradient probes: unitarity is radial, angular repulsion tangential, E
   CHECK(euclidean.tangential_abs > 0);
 }
 
+TEST_CASE("gradient probes: a selective term is averaged over the rows it acts on") {
+  train::Options o = quick("ex-1.7", 201);
+  o.probe_every = 5;
+  const train::Result r = train::run(o);
+  std::map<std::string, int> probes;
+  for (const train::GradientProbe& p : r.probes) {
+    ++probes[p.term];
+    if (p.term == "reg-norm" || p.term == "recon") CHECK(p.rows == 64);  // every sample
+    if (p.term != "reg-polar" && p.term != "reg-planar") continue;
+    CHECK(p.rows > 0);  // a selective term with no selected sample is not computed, so not probed
+    CHECK(p.rows < 32);  // the red (vibrant) samples of a batch of 64: a few
+    CHECK(p.radial_abs + p.tangential_abs > 0);
+  }
+  CHECK(probes["reg-polar"] > 0);
+  CHECK(probes["reg-planar"] > 0);
+}
+
 TEST_CASE("sweep: run lists, seeds, shards") {
   sweep::Plan plan;
   plan.experiments = {"ex-1.7"};

@@ -301,18 +301,19 @@ int compare(const Settings& s) {
     add("recon MSE " + named.name[i], [i](const train::Result& r) { return number(r.metrics.recon_mse_named[i]); });
 
   // Gradient parts, averaged over the probe steps where each term was computed.
-  Table gradients{"Gradient of each weighted term with respect to the latents, mean over probe steps",
+  Table gradients{"Gradient of each weighted term with respect to the latents, mean over the probe steps where the "
+                  "term was computed and the rows it acts on (gradients.csv: every probe, to compare terms step by step)",
                   {"run", "term", "probes", "radial (signed, + = inward)", "abs radial", "abs tangential",
                    "radial cosine"}};
-  std::string probes_csv = "preset,step,term,weight,raw,radial,radial_abs,tangential_abs,radial_cosine\n";
+  std::string probes_csv = "preset,step,term,weight,raw,rows,radial,radial_abs,tangential_abs,radial_cosine\n";
   for (const RunData& r : runs) {
     std::map<std::string, std::vector<const train::GradientProbe*>> by_term;
     std::vector<std::string> order;
     for (const train::GradientProbe& p : r.result.probes) {
       if (!by_term.count(p.term)) order.push_back(p.term);
       by_term[p.term].push_back(&p);
-      append(probes_csv, "%s,%d,%s,%.9g,%.9g,%.9g,%.9g,%.9g,%.9g\n", r.preset.c_str(), p.step, p.term.c_str(), p.weight,
-             p.raw, p.radial, p.radial_abs, p.tangential_abs, p.radial_cosine);
+      append(probes_csv, "%s,%d,%s,%.9g,%.9g,%d,%.9g,%.9g,%.9g,%.9g\n", r.preset.c_str(), p.step, p.term.c_str(),
+             p.weight, p.raw, p.rows, p.radial, p.radial_abs, p.tangential_abs, p.radial_cosine);
     }
     for (const std::string& t : order) {
       double radial = 0, ra = 0, ta = 0, cosine = 0;
@@ -378,7 +379,8 @@ void add_compare(CLI::App& program, int& exit_code) {
       "on steps with the phase starts marked, the loss spike at each phase start, the logged\n"
       "magnitude of every term, the final metrics side by side), total.svg and recon.svg, and\n"
       "with --probe-every gradients.csv: the radial and tangential parts of each weighted term's\n"
-      "gradient with respect to the latents (for the runs trained here).\n"
+      "gradient with respect to the latents (for the runs trained here), at every probe step,\n"
+      "averaged over the rows the term acts on (a selective term's selected samples).\n"
       "\n"
       "Examples: the Ex 1.6 report, the repulsion conflict, a custom run against the stock one:\n"
       "  spheregrad compare ex-1.6-smooth ex-1.6-stepped\n"

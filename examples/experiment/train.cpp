@@ -244,21 +244,26 @@ std::optional<Tensor<float>> Run::sample_weights(const BoundRegularizer* r, cons
 }
 
 // The gradient of one weighted term with respect to the latents it acts on, split into radial
-// and tangential parts. Runs its own backward pass; parameter gradients are zeroed afterwards.
+// and tangential parts, averaged over the rows the term acts on: those with a non-zero
+// per-sample weight `alpha` (every row when null), so a selective term on one sample of 64 reads
+// its own gradient, not 1/64 of it. Runs its own backward pass; parameter gradients are zeroed
+// afterwards.
 void Run::probe(int step, const std::string& term, double weight, double raw, Tensor<float> weighted,
-                Tensor<float> z) {
+                Tensor<float> z, const float* alpha) {
   tape_.backward(weighted);
   const Matrix<float> g = z.grad(), zv = z.value();
   const loss::GradientParts<float> parts = loss::split_gradient<float>(zv, g);
-  GradientProbe p{step, term, weight, raw, 0, 0, 0, 0};
+  GradientProbe p{step, term, weight, raw};
   for (long i = 0; i < zv.rows(); ++i) {
+    if (alpha && alpha[i] == 0) continue;
     const double norm = zv.row(i).cast<double>().norm();
     p.radial += norm > 0 ? zv.row(i).cast<double>().dot(g.row(i).cast<double>()) / norm : 0.0;
     p.radial_abs += parts.radial.row(i).cast<double>().norm();
     p.tangential_abs += parts.tangential.row(i).cast<double>().norm();
     p.radial_cosine += parts.cosine[i];
+    ++p.rows;
   }
-  const double n = double(zv.rows());
+  const double n = double(p.rows);
   p.radial /= n, p.radial_abs /= n, p.tangential_abs /= n, p.radial_cosine /= n;
   probes_.push_back(p);
 }
@@ -282,12 +287,14 @@ void Run::train_step(int step) {
   recon_value_ = recon.item();
   check_finite(recon_value_, "recon", step);
   Tensor<float> total = recon_column_ < 0 ? recon : recon * values[recon_column_];
-  if (probing) probe(step, "recon", recon_column_ < 0 ? 1.0 : values[recon_column_], recon_value_, total, forward.bottleneck);
+  if (probing)
+    probe(step, "recon", recon_column_ < 0 ? 1.0 : values[recon_column_], recon_value_, total, forward.bottleneck,
+          recon_alpha ? recon_alpha->data() : nullptr);
   for (BoundRegularizer& r : regs_) {
     r.last_raw = NAN;
     const double weight = values[r.column];
     if (weight == 0) continue;  // a weight of exactly 0 means the term is not computed
-    std::optional<Tensor<float>> term;
+    std::optional<Tensor<float>> term, alpha;
     Tensor<float> z = forward.bottleneck;
     if (r.spec->kind == TermKind::Uniformity) {
       term = loss::uniformity(z, r.spec->uniformity_t);
@@ -296,7 +303,7 @@ void Run::train_step(int step) {
       z = model_.encoder.forward(reference_tensor_);
       term = mean(drift_.loss(z));
     } else {
-      const std::optional<Tensor<float>> alpha = sample_weights(&r, src);
+      alpha = sample_weights(&r, src);
       if (alpha) {
         const float* a = alpha->data();
         if (std::all_of(a, a + alpha->rows(), [](float v) { return v == 0; })) continue;  // none selected: skipped
@@ -308,7 +315,7 @@ void Run::train_step(int step) {
     r.last_raw = term->item();
     check_finite(r.last_raw, r.spec->name, step);
     const Tensor<float> weighted = *term * weight;
-    if (probing) probe(step, r.spec->name, weight, r.last_raw, weighted, z);
+    if (probing) probe(step, r.spec->name, weight, r.last_raw, weighted, z, alpha ? alpha->data() : nullptr);
     total = total + weighted;
   }
   total_value_ = total.item();

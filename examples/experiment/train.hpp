@@ -56,11 +56,13 @@ std::string default_out(const Experiment& e);
 Options resume_options(const std::string& dir);
 
 // The gradient of one weighted term with respect to the bottleneck, split into its radial and
-// tangential parts (loss::split_gradient), averaged over the batch.
+// tangential parts (loss::split_gradient), averaged over the rows the term acts on (a selective
+// term's selected samples; every row for the others).
 struct GradientProbe {
   int step = 0;
   std::string term;
   double weight = 0, raw = 0;       // the term's schedule weight and unweighted value
+  int rows = 0;                     // the rows averaged over
   double radial = 0;                // mean of g.z/|z|: > 0 means descent pulls latents inward
   double radial_abs = 0, tangential_abs = 0;  // mean |radial part|, mean |tangential part|
   double radial_cosine = 0;         // mean |z.g| / (|z| |g|): 1 radial, 0 tangential

@@ -19,6 +19,7 @@ the sample sizes used here (>= 100 runs per group) justify.
 """
 import argparse
 import csv
+import json
 import math
 import os
 import re
@@ -102,18 +103,23 @@ def g3(x):
 
 # ---------------------------------------------------------------- runs
 
-def sweep(args, name, experiments, seeds, extra=(), folders="none"):
-    out = os.path.join(args.out, name)
-    command = [args.cli, "sweep", "--experiments", ",".join(experiments), "--seeds", seeds, "--folders", folders,
-               "--jobs", str(args.jobs), "--out", out, "--overwrite", "--quiet", *extra]
+def run_once(args, out, command, product):
+    """Runs `command` (which writes into the folder `out`) unless --reuse finds `product` made by the same command."""
     stamp = os.path.join(out, "command.txt")
-    table = os.path.join(out, "summary.csv")
-    reuse = args.reuse and os.path.exists(table) and os.path.exists(stamp) and open(stamp).read() == " ".join(command)
+    reuse = args.reuse and os.path.exists(product) and os.path.exists(stamp) and open(stamp).read() == " ".join(command)
     print(("findings: reusing " if reuse else "findings: ") + " ".join(command), file=sys.stderr)
     if not reuse:
         subprocess.run(command, check=True)
         with open(stamp, "w") as f:
             f.write(" ".join(command))
+
+
+def sweep(args, name, experiments, seeds, extra=(), folders="none"):
+    out = os.path.join(args.out, name)
+    command = [args.cli, "sweep", "--experiments", ",".join(experiments), "--seeds", seeds, "--folders", folders,
+               "--jobs", str(args.jobs), "--out", out, "--overwrite", "--quiet", *extra]
+    table = os.path.join(out, "summary.csv")
+    run_once(args, out, command, table)
     with open(table, newline="") as f:
         rows = [r for r in csv.DictReader(f)]
     bad = [r for r in rows if r["status"] != "ok"]
@@ -123,6 +129,22 @@ def sweep(args, name, experiments, seeds, extra=(), folders="none"):
     # and runs are numbered experiment-major, so labels appear in the order asked.
     labels = list(dict.fromkeys(r["experiment"] for r in rows))
     return {name: [r for r in rows if r["experiment"] == label] for name, label in zip(experiments, labels)}
+
+
+def seed_list(seeds):
+    """"0-19" or "3" as a list of ints."""
+    lo, _, hi = seeds.partition("-")
+    return list(range(int(lo), int(hi or lo) + 1))
+
+
+def json_metrics(path):
+    with open(path) as f:
+        return json.load(f)["metrics"]
+
+
+def read_csv(path):
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
 
 
 def crumpled(r):
@@ -578,6 +600,116 @@ def soft(args, seeds, final):
     return "\n".join(out), summary
 
 
+def conflict(args, seeds):
+    """The repulsion conflict: each term's gradient with respect to the latents, split into radial and tangential
+    parts (spheregrad compare --probe-every), compared on the same steps, each term over the rows it acts on."""
+    probe_every = 25
+    variants = [("ex-1.5", "Euclidean, correct form"), ("ex-1.5-original", "Euclidean, original form"),
+                ("ex-1.5-angular", "angular")]
+    steps = {v: [] for v, _ in variants}  # (sep radial, sep cosine, norm radial) on the steps both were probed
+    norm_all = {v: [] for v, _ in variants}
+    selective = {}  # (run, term) -> probes
+    for seed in seed_list(seeds):
+        for names in ([v for v, _ in variants], ["ex-1.7", "ex-1.7-curriculum"]):
+            out = os.path.join(args.out, "conflict", f"{names[0]}-seed{seed}")
+            run_once(args, out, [args.cli, "compare", *names, "--probe-every", str(probe_every), "--seed", str(seed),
+                                 "--out", out, "--overwrite", "--quiet"], os.path.join(out, "gradients.csv"))
+            by_step = {}
+            for r in read_csv(os.path.join(out, "gradients.csv")):
+                by_step.setdefault((r["preset"], int(r["step"])), {})[r["term"]] = r
+                if r["preset"].startswith("ex-1.7"):
+                    selective.setdefault((r["preset"], r["term"]), []).append(r)
+                elif r["term"] == "reg-norm":
+                    norm_all[r["preset"]].append(float(r["radial"]))
+            for (preset, _), terms in sorted(by_step.items()):
+                if preset in steps and "reg-separate" in terms and "reg-norm" in terms:
+                    sep, norm = terms["reg-separate"], terms["reg-norm"]
+                    steps[preset].append((float(sep["radial"]), float(sep["radial_cosine"]), float(norm["radial"])))
+    n_seeds = len(seed_list(seeds))
+    finals = {v: [json_metrics(os.path.join(args.out, "conflict", f"ex-1.5-seed{seed}", "runs", v, "summary.json"))
+                  for seed in seed_list(seeds)] for v, _ in variants}
+    out = [f"Seeds `{seeds}`, a probe every {probe_every} steps (`spheregrad compare ex-1.5 ex-1.5-original "
+           f"ex-1.5-angular --probe-every {probe_every} --seed S`). On the probe steps where reg-separate is computed "
+           "(its weight above 0, in the first phase) -- the same steps for every term -- means over steps and seeds; "
+           "radial > 0 pulls inward:", "",
+           "| run | repulsion | probe steps | reg-separate radial | its radial cosine | reg-norm radial, same steps | "
+           "sum of the two | reg-norm's pull / repulsion's push | reg-norm radial over all its probes |",
+           "|---|---|---|---|---|---|---|---|---|"]
+    m = {}
+    for v, what in variants:
+        rows = steps[v]
+        sep = mean_sd([a for a, _, _ in rows])[0]
+        cos = mean_sd([c for _, c, _ in rows])[0]
+        norm = mean_sd([b for _, _, b in rows])[0]
+        m[v] = (sep, cos, norm)
+        ratio = f"{-norm / sep:.3f}" if abs(sep) >= 1e-6 else "-"
+        out.append(f"| {v} | {what} | {len(rows)} | {g3(sep)} | {g3(cos)} | {g3(norm)} | {g3(sep + norm)} | {ratio} | "
+                   f"{g3(mean_sd(norm_all[v])[0])} |")
+    out += ["", "The same runs at their end (means over the seeds; the vibrant ring's spacing is the largest departure "
+            "from 60 deg of the angle between neighbouring primaries and secondaries at s = v = 1):", "",
+            "| run | visible fold | radius | vibrant spacing off 60 (deg) | planarity | recon MSE (RGB 8^3) |",
+            "|---|---|---|---|---|---|"]
+    for v, _ in variants:
+        ms = finals[v]
+        folds = sum(1 for x in ms if x["visible_fold"])
+        spacing = [max(abs(abs(d) - 60) for d in x["spacing_deg"]) for x in ms]
+        out.append(f"| {v} | {folds}/{len(ms)} | {mean_sd([x['radius_mean'] for x in ms])[0]:.3f} | "
+                   f"{g3(mean_sd(spacing)[0])} | {g3(mean_sd([x['planarity_vibrant'] for x in ms])[0])} | "
+                   f"{g3(mean_sd([x['recon_mse_validation'] for x in ms])[0])} |")
+    out += ["", "Ex 1.7's selective terms (and the same terms on the curriculum variant), each over the samples it "
+            "selects: probes where the term was computed (a selective term is skipped when its batch holds none of "
+            "its samples), the mean number of rows per probe, and its gradient's parts:", "",
+            "| run | term | probes | rows per probe | radial (signed) | abs radial | abs tangential | radial cosine |",
+            "|---|---|---|---|---|---|---|---|"]
+    for (preset, term), rows in selective.items():
+        def mean_of(c):
+            return mean_sd([float(r[c]) for r in rows])[0]
+        out.append(f"| {preset} | {term} | {len(rows)} | {mean_of('rows'):.1f} | {g3(mean_of('radial'))} | "
+                   f"{g3(mean_of('radial_abs'))} | {g3(mean_of('tangential_abs'))} | {g3(mean_of('radial_cosine'))} |")
+    (sep, cos, norm), (_, acos, anorm) = m["ex-1.5"], m["ex-1.5-angular"]
+    holds = cos > 0.9 and sep < 0 < norm and acos < 0.01 and abs(anorm) < abs(norm) / 10
+    summary = (f"| 4 | Euclidean repulsion has radial and tangential parts and fights unitarity; angular repulsion does "
+               f"not | {n_seeds} seeds, on the steps where the repulsion acts: Euclidean repulsion's gradient has "
+               f"radial cosine {cos:.3f} and pushes outward ({g3(sep)}); unitarity pulls inward on the same steps "
+               f"({g3(norm)}), {-norm / sep:.3f} times the push; with angular repulsion (radial cosine {g3(acos)}) "
+               f"unitarity's radial part on those steps is {g3(anorm)}, {abs(norm / anorm):.0f} times smaller in size | "
+               + ("yes" if holds else "no") + " |")
+    return "\n".join(out), summary
+
+
+def magnitudes(args, seeds):
+    """Ex 1.5's logged repulsion, original form against correct, from the conflict study's first seed."""
+    seed = seed_list(seeds)[0]
+    runs = os.path.join(args.out, "conflict", f"ex-1.5-seed{seed}", "runs")
+    original = read_csv(os.path.join(runs, "ex-1.5-original", "metrics.csv"))
+    correct = read_csv(os.path.join(runs, "ex-1.5", "metrics.csv"))
+    constant = 1e6 / 6
+    raw1 = float(original[1]["reg-separate:raw"])
+    total = [float(r["total"]) for r in original]
+    peak = max(range(len(total)), key=lambda i: total[i])
+    above = [i for i, t in enumerate(total) if t >= 1e4]
+    values = [(float(r["reg-separate:raw"]), i) for i, r in enumerate(correct) if r["reg-separate:raw"]]
+    top, top_step = max(values)
+    end = values[-1][0]
+    at_peak = float(original[peak]["reg-separate:raw"])
+    hexagon = float(original[values[-1][1]]["reg-separate:raw"]) - constant
+    out = (f"Seed {seed}. In the original form reg-separate logs {raw1:.8g} at step 1: {constant:.8g} (= 1e6/6, the six "
+           f"self-pairs' 1/(0 + 1e-6) over 36 entries, with zero gradient) plus {raw1 - constant:.3g} of geometry. The "
+           f"total loss is the weight times that: it is above 1e4 from step {above[0]} to step {above[-1]} (where the "
+           f"weight passes {float(original[above[0]]['reg-separate']):.3f}) and peaks at {total[peak]:.4g} at step "
+           f"{peak} (weight {float(original[peak]['reg-separate']):.3g}), where the term logs {at_peak:.8g}, "
+           f"{100 * constant / at_peak:.4f} % of it the constant. At the phase's last step the geometry is "
+           f"{hexagon:.3g} (a unit hexagon gives 35/72 = 0.486 in this form). The correct form's largest logged value "
+           f"is {top:.3g} (step {top_step}), and it ends the phase at {end:.4g} (a unit hexagon gives 7/12 = 0.5833).")
+    summary = (f"| 1.5/4 | the loss shows values of order 1e4, and they come from the self-pairs | original form: reg-separate "
+               f"logs {raw1:.4g} = 1e6/6 + {raw1 - constant:.3g} from step 1; the total is above 1e4 from step {above[0]} "
+               f"to {above[-1]} and peaks at {total[peak]:.2g} at step {peak}; the correct form's largest value is "
+               f"{top:.2g} (step {top_step}) and it ends at {end:.4g} | yes: at the peak the logged term is "
+               f"{100 * constant / at_peak:.4f} % constant; the published \"nearly 10,000\" is the curve's height at "
+               f"weight {float(original[above[0]]['reg-separate']):.2f}, not its peak (see Ex 1.5) |")
+    return out, summary
+
+
 # ---------------------------------------------------------------- the document
 
 def replace_regions(text, parts):
@@ -600,6 +732,7 @@ def main():
     p.add_argument("--spike-seeds", default="0-49", help="seeds of the Ex 1.6 loss-spike study (run folders kept)")
     p.add_argument("--ablation-seeds", default="0-4", help="seeds of each of Ex 1.8's 31 subsets")
     p.add_argument("--ablation-test-seeds", default="0-99", help="seeds of each regularizer dropped alone")
+    p.add_argument("--conflict-seeds", default="0-19", help="seeds of the repulsion-conflict gradient probes")
     p.add_argument("--jobs", type=int, default=2)
     p.add_argument("--reuse", action="store_true",
                    help="reuse a study's table made by the same command (for editing the document; make findings "
@@ -617,11 +750,13 @@ def main():
     gently_table, gently_row = gently(args, args.seeds, final)
     spikes_table, spikes_row = spikes(args, args.spike_seeds)
     soft_table, soft_row = soft(args, args.seeds, final)
+    conflict_table, conflict_row = conflict(args, args.conflict_seeds)
+    magnitudes_text, magnitudes_row = magnitudes(args, args.conflict_seeds)
     summary = ("| # | claim (as published) | measured | holds? |\n|---|---|---|---|\n"
-               + "\n".join([ex17_row, spikes_row, cur_row, origin_row, midway_row, ablation_row, constant_row, gently_row, soft_row]))
+               + "\n".join([magnitudes_row, conflict_row, ex17_row, spikes_row, cur_row, origin_row, midway_row, ablation_row, constant_row, gently_row, soft_row]))
     parts = {"summary": summary, "ex17": ex17_table, "constant": constant_table, "gently": gently_table, "spikes": spikes_table, "soft": soft_table, "ablations": ablation_table,
              "curriculum": table, "origin": origin_table, "midway": midway_table,
-             "epoch": epochs(args, args.seeds, final), "pictures": pictures(args, final)}
+             "epoch": epochs(args, args.seeds, final), "conflict": conflict_table, "magnitudes": magnitudes_text, "pictures": pictures(args, final)}
     text = replace_regions(text, parts)
     target = args.write or args.doc
     tmp = target + ".tmp"
