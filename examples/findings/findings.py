@@ -110,6 +110,7 @@ def run_once(args, out, command, product):
     print(("findings: reusing " if reuse else "findings: ") + " ".join(command), file=sys.stderr)
     if not reuse:
         subprocess.run(command, check=True)
+        os.makedirs(out, exist_ok=True)
         with open(stamp, "w") as f:
             f.write(" ".join(command))
 
@@ -710,6 +711,124 @@ def magnitudes(args, seeds):
     return out, summary
 
 
+# The interventions of milestone 2 (docs/research.md, section 5): (experiment, name, intervene arguments).
+M2_INTERVENTIONS = [("ex-2.4.1", "suppress-p0", ["--suppress", "red", "--p", "0"]),
+                    ("ex-2.4.1", "suppress-p2", ["--suppress", "red", "--p", "2"]),
+                    ("ex-2.4.1", "repel-p0", ["--repel", "red", "--p", "0"]),
+                    ("ex-2.4.1", "ablate", ["--ablate", "0"]),
+                    ("ex-2.9.1", "ablate", ["--ablate", "0"]),
+                    ("ex-2.9.1", "prune", ["--prune", "0"]),
+                    ("ex-2.9.1", "suppress-p0", ["--suppress", "red", "--p", "0"])]
+BLACK = 0.2  # red's reconstruction counts as black when its brightest channel (HSV value) is at most this
+
+
+def m2(args, seeds):
+    """Milestone 2: suppression and deletion of red, 60 seeds of Ex 2.4.1 and Ex 2.9.1, every intervention."""
+    by = sweep(args, "m2", ["ex-2.4.1", "ex-2.9.1"], seeds, folders="full")
+    folder = os.path.join(args.out, "m2")
+    tables = {}
+    for e, name, how in M2_INTERVENTIONS:
+        runs = [os.path.join(folder, "runs", f"{r['experiment']}-seed{r['seed']}") for r in by[e]]
+        table = os.path.join(folder, f"{e}-{name}.csv")
+        run_once(args, os.path.join(folder, f"{e}-{name}"), [args.cli, "intervene", *runs, *how, "--name", f"intervene-{name}",
+                                                            "--table", table, "--overwrite", "--quiet"], table)
+        tables[(e, name)] = read_csv(table)
+
+    def col(e, name, c):
+        return [float(r[c]) for r in tables[(e, name)]]
+
+    def dist(xs):
+        m, sd = mean_sd(xs)
+        return f"mean {m:.3f} (sd {sd:.3f}), median {quantile(xs, 0.5):.3f}, range {min(xs):.3f}-{max(xs):.3f}"
+
+    def signed(x):
+        return f"{x:+.3f}"
+
+    def small(x):
+        return "0" if x == 0 else f"{x:+.2g}"
+
+    # Red's reconstruction after deleting dim 0 of Ex 2.9.1, read from each run's colors.csv.
+    reds = []
+    for r in tables[("ex-2.9.1", "ablate")]:
+        rows = read_csv(os.path.join(r["run"], "intervene-ablate", "colors.csv"))
+        red = next(x for x in rows if x["set"] == "named" and x["name"] == "red")
+        reds.append(tuple(float(red[c]) for c in ("out_r", "out_g", "out_b")))
+    n = len(reds)
+    black = {t: sum(1 for rgb in reds if max(rgb) <= t) for t in (0.1, BLACK, 0.3)}
+    # A run that failed to train: its cube MSE before any intervention far above the rest's.
+    before = col("ex-2.9.1", "ablate", "cube_mse_before")
+    failed = [int(r["seed"]) for r, b in zip(tables[("ex-2.9.1", "ablate")], before) if b > 100 * quantile(before, 0.5)]
+
+    sup, red_sup, cyan_sup = col("ex-2.4.1", "suppress-p0", "r2"), col("ex-2.4.1", "suppress-p0", "red_dmse"), \
+        col("ex-2.4.1", "suppress-p0", "cyan_dmse")
+    abl, red_abl, cyan_abl = col("ex-2.9.1", "ablate", "r2"), col("ex-2.9.1", "ablate", "red_dmse"), \
+        col("ex-2.9.1", "ablate", "cyan_dmse")
+    best_sup = max(range(len(sup)), key=lambda i: sup[i])
+    best_abl = max(range(len(abl)), key=lambda i: abl[i])
+    m, sd = mean_sd(sup)
+    half = Z * sd / math.sqrt(len(sup))
+    prune_diff = max(col("ex-2.9.1", "ablate", "ablate_prune_max_abs_diff"))
+    same_scores = all(abs(a - b) < 1e-6 for a, b in zip(abl, col("ex-2.9.1", "prune", "r2")))
+    best_rgb = reds[best_abl]
+    out = [f"Seeds `{seeds}` of each experiment; every intervention on every run (`spheregrad intervene RUN... "
+           "--table FILE`). Published values from the paper's 60-seed statistics and its best run's table.", "",
+           "| experiment | published (60 seeds) | ours |", "|---|---|---|",
+           f"| Ex 2.4.1, suppress red (full projection-out, p = 0), R^2 | mean 0.952, range 0.882-0.991 | {dist(sup)}; "
+           f"{sum(1 for x in sup if x >= 0.95)} of {len(sup)} >= 0.95; 95 % interval of the mean {m - half:.3f}-{m + half:.3f} |",
+           f"| Ex 2.4.1, suppress red, red dMSE | +0.28 (the best run's table: +0.284) | mean {signed(mean_sd(red_sup)[0])}, "
+           f"range {signed(min(red_sup))} .. {signed(max(red_sup))}; {signed(red_sup[best_sup])} at our best run "
+           f"(seed {tables[('ex-2.4.1', 'suppress-p0')][best_sup]['seed']}, R^2 {sup[best_sup]:.3f}) |",
+           f"| Ex 2.4.1, suppress red, cyan dMSE | about 0 (+0.000) | "
+           + (f"exactly 0 in all {len(cyan_sup)} runs" if not any(cyan_sup) else f"largest {max(map(abs, cyan_sup)):.2g}") + " |",
+           f"| Ex 2.9.1, ablate dim 0, R^2 | best 0.985 | best {abl[best_abl]:.3f} (seed "
+           f"{tables[('ex-2.9.1', 'ablate')][best_abl]['seed']}), {dist(abl)}; {sum(1 for x in abl if x >= 0.95)} of "
+           f"{len(abl)} >= 0.95 |",
+           f"| Ex 2.9.1, ablate dim 0, red dMSE | +0.34 (about 1/3: red reconstructed as black) | mean "
+           f"{signed(mean_sd(red_abl)[0])}, median {signed(quantile(red_abl, 0.5))}, range {signed(min(red_abl))} .. "
+           f"{signed(max(red_abl))}; {signed(red_abl[best_abl])} at our best run (red -> "
+           f"({best_rgb[0]:.2f}, {best_rgb[1]:.2f}, {best_rgb[2]:.2f})) |",
+           f"| Ex 2.9.1, ablate dim 0, red reconstructed as black (its brightest channel <= {BLACK}) | red as black | "
+           f"{rate(black[BLACK], n)}; at most 0.1: {black[0.1]}, at most 0.3: {black[0.3]} |",
+           f"| Ex 2.9.1, ablate dim 0, cyan dMSE | unchanged | mean {small(mean_sd(cyan_abl)[0])}, at most "
+           f"{signed(max(cyan_abl))} (above 1e-3 in {sum(1 for x in cyan_abl if x > 1e-3)} of {len(cyan_abl)}) |",
+           f"| Ex 2.9.1, prune dim 0 | same as ablation | " + ("the same scores in every run" if same_scores else
+                                                                "scores differ") + f"; outputs differ by at most {prune_diff:.2g} |",
+           "", "Beyond the published figures, the same runs give:", "",
+           "| intervention | R^2 mean (range) | red dMSE mean | cyan dMSE mean |", "|---|---|---|---|"]
+    for e, name, label in [("ex-2.4.1", "suppress-p2", "suppress red, p = 2 (the \"typical\" falloff)"),
+                           ("ex-2.4.1", "repel-p0", "repel red, p = 0 (turn to the equator)"),
+                           ("ex-2.4.1", "ablate", "ablate dim 0 (no anti-terms: the control)"),
+                           ("ex-2.9.1", "suppress-p0", "suppress red, p = 0")]:
+        r2 = col(e, name, "r2")
+        out.append(f"| Ex {e[3:]}, {label} | {mean_sd(r2)[0]:.3f} ({min(r2):.3f}-{max(r2):.3f}) | "
+                   f"{signed(mean_sd(col(e, name, 'red_dmse'))[0])} | {small(mean_sd(col(e, name, 'cyan_dmse'))[0])} |")
+    if failed:
+        rest = [x for x, r in zip(abl, tables[("ex-2.9.1", "ablate")]) if int(r["seed"]) not in failed]
+        out += ["", f"Failed to train (reconstruction MSE before any intervention over 100 times the median): Ex 2.9.1 "
+                f"seed{'s' if len(failed) > 1 else ''} {', '.join(map(str, failed))}; without "
+                f"{'them' if len(failed) > 1 else 'it'} the ablation R^2 mean is {mean_sd(rest)[0]:.3f}."]
+    inside = m - half <= 0.952 <= m + half
+    rows = [f"| 2.4a | suppression of red: R^2 0.952 mean (0.882-0.991) over 60 seeds | Ex 2.4.1, {len(sup)} seeds, full "
+            f"projection-out (p = 0): R^2 {dist(sup)}; 95 % interval of the mean {m - half:.3f}-{m + half:.3f} | "
+            + ("yes (the published mean within our interval)" if inside else
+               f"{'nearly' if abs(m - 0.952) < 0.01 else 'no'}: the published mean is outside our interval") + " |",
+            f"| 2.4b | suppression: red dMSE +0.28, cyan about 0 | red {signed(mean_sd(red_sup)[0])} mean "
+            f"({signed(min(red_sup))} .. {signed(max(red_sup))}); cyan "
+            + ("exactly 0 in every run" if not any(cyan_sup) else f"at most {max(map(abs, cyan_sup)):.2g}") + " | "
+            + ("yes" if min(red_sup) <= 0.28 <= max(red_sup) and max(map(abs, cyan_sup)) < 1e-3 else "partly") + " |",
+            f"| 2.9a | deletion: ablating dim 0 of a 5-D bottleneck with 2 nonlinear layers, best R^2 0.985 | Ex 2.9.1, "
+            f"{len(abl)} seeds: best {abl[best_abl]:.3f}, {dist(abl)}; pruning gives the same outputs (max "
+            f"difference {prune_diff:.2g}) | " + ("yes" if abl[best_abl] >= 0.985 else
+                                                  f"nearly (best {abl[best_abl]:.3f} against 0.985)") + " |",
+            f"| 2.9b | deletion: red dMSE +0.34 (red reconstructed as black), cyan unchanged | red "
+            f"{signed(mean_sd(red_abl)[0])} mean, range {signed(min(red_abl))} .. {signed(max(red_abl))}; red "
+            f"reconstructed as black (brightest channel <= {BLACK}) in {black[BLACK]} of {n}; cyan "
+            f"{small(mean_sd(cyan_abl)[0])} mean | "
+            + (f"yes on average; \"as black\" in {pct(black[BLACK] / n)} % of runs" if abs(mean_sd(red_abl)[0] - 0.34) < 0.03
+               else "no") + " |"]
+    return "\n".join(out), rows
+
+
 # ---------------------------------------------------------------- the document
 
 def replace_regions(text, parts):
@@ -733,6 +852,7 @@ def main():
     p.add_argument("--ablation-seeds", default="0-4", help="seeds of each of Ex 1.8's 31 subsets")
     p.add_argument("--ablation-test-seeds", default="0-99", help="seeds of each regularizer dropped alone")
     p.add_argument("--conflict-seeds", default="0-19", help="seeds of the repulsion-conflict gradient probes")
+    p.add_argument("--m2-seeds", default="0-59", help="seeds of the milestone-2 interventions (as published: 60)")
     p.add_argument("--jobs", type=int, default=2)
     p.add_argument("--reuse", action="store_true",
                    help="reuse a study's table made by the same command (for editing the document; make findings "
@@ -752,11 +872,12 @@ def main():
     soft_table, soft_row = soft(args, args.seeds, final)
     conflict_table, conflict_row = conflict(args, args.conflict_seeds)
     magnitudes_text, magnitudes_row = magnitudes(args, args.conflict_seeds)
+    m2_table, m2_rows = m2(args, args.m2_seeds)
     summary = ("| # | claim (as published) | measured | holds? |\n|---|---|---|---|\n"
-               + "\n".join([magnitudes_row, conflict_row, ex17_row, spikes_row, cur_row, origin_row, midway_row, ablation_row, constant_row, gently_row, soft_row]))
+               + "\n".join([magnitudes_row, conflict_row, ex17_row, spikes_row, cur_row, origin_row, midway_row, ablation_row, constant_row, gently_row, soft_row, *m2_rows]))
     parts = {"summary": summary, "ex17": ex17_table, "constant": constant_table, "gently": gently_table, "spikes": spikes_table, "soft": soft_table, "ablations": ablation_table,
              "curriculum": table, "origin": origin_table, "midway": midway_table,
-             "epoch": epochs(args, args.seeds, final), "conflict": conflict_table, "magnitudes": magnitudes_text, "pictures": pictures(args, final)}
+             "epoch": epochs(args, args.seeds, final), "conflict": conflict_table, "magnitudes": magnitudes_text, "m2": m2_table, "pictures": pictures(args, final)}
     text = replace_regions(text, parts)
     target = args.write or args.doc
     tmp = target + ".tmp"
