@@ -197,6 +197,7 @@ findings: $(CLI)
 findings-check: $(CLI)
 	/usr/bin/python3 examples/findings/findings.py --cli ./$(CLI) --seeds 0-3 --midway-seeds 0-3 \
 	  --ablation-seeds 0 --ablation-test-seeds 0-3 --spike-seeds 0-3 --conflict-seeds 0-1 --m2-seeds 0-3 \
+	  --ex12-detail-seeds 0-3 --cube-seeds 0-3 \
 	  --out $(BUILD)/findings-check --write $(BUILD)/findings-check.md
 
 # Extra arguments for Google Benchmark, e.g. make bench BENCH_ARGS=--benchmark_filter=Repulsion

@@ -18,11 +18,13 @@ the difference and its 95 % interval by the normal approximation (Welch's standa
 the sample sizes used here (>= 100 runs per group) justify.
 """
 import argparse
+import ast
 import csv
 import json
 import math
 import os
 import re
+import struct
 import subprocess
 import sys
 
@@ -413,25 +415,56 @@ def ablations(args, seeds, test_seeds, final):
     out += ["", f"Each regularizer dropped alone, seeds `{test_seeds}`, against the full set on the seeds of the "
             f"curriculum study (`{args.seeds}`): the share of runs meeting all criteria, Fisher's test, and the "
             "differences of the means with their 95 % intervals:", "",
-            "| dropped | all criteria | full set | p | resultant difference | planarity difference | red cos difference |",
-            "|---|---|---|---|---|---|---|"]
-    verdicts = {}
+            "| dropped | all criteria | full set | p | visible fold | resultant difference | planarity difference | "
+            "red cos difference | radius difference |",
+            "|---|---|---|---|---|---|---|---|---|"]
+    verdicts, diff = {}, {}
     for name in singles:
         g = [r for r in rows if r["without"] == name]
         k, n = count(g, all_criteria), len(g)
         p = fisher(k, n, kf, nf)
         diffs = []
-        for column in ("hue_resultant", "planarity_vibrant", "red_cosine"):
+        for column in ("hue_resultant", "planarity_vibrant", "red_cosine", "radius_mean"):
             d, lo, hi = mean_difference(values(g, column), values(full, column))
+            diff[(name, column)] = (d, lo, hi)
             diffs.append(f"{g3(d)} [{g3(lo)}, {g3(hi)}]")
-        out.append(f"| {name} | {rate(k, n)} | {rate(kf, nf)} | {pvalue(p)} | " + " | ".join(diffs) + " |")
+        diff[(name, "visible")] = rate(count(g, visible), n)
+        out.append(f"| {name} | {rate(k, n)} | {rate(kf, nf)} | {pvalue(p)} | {diff[(name, 'visible')]} | "
+                   + " | ".join(diffs) + " |")
         verdicts[name] = p < 0.05
     needed = [n for n in singles if verdicts[n]]
-    summary = ("| 1.8e | all five regularizers are needed | each dropped alone: the share of runs meeting all criteria "
-               "differs from the full set's (Fisher p < 0.05) for " + (", ".join(needed) or "none") + " | "
-               + ("yes" if len(needed) == len(singles) else "no: " + ", ".join(n for n in singles if n not in needed)
-                  + " is not shown to be needed") + " |")
-    return "\n".join(out), summary
+
+    def shift(name, column):
+        d, lo, hi = diff[(name, column)]
+        return f"{g3(d)} [{g3(lo)}, {g3(hi)}] (full set {mean_sd(values(full, column))[0]:.3f})"
+
+    def up(name, column):
+        return diff[(name, column)][1] > 0
+
+    def down(name, column):
+        return diff[(name, column)][2] < 0
+
+    both = groups.get("reg-norm-v+reg-norm", [])
+    rows_out = [
+        f"| 1.8a | without separate, points bunch on one side | dropped alone: hue resultant {shift('reg-separate', 'hue_resultant')}; "
+        f"visible folds {diff[('reg-separate', 'visible')]} | " + ("yes" if up("reg-separate", "hue_resultant") else "no") + " |",
+        f"| 1.8b | without norm, points bunch in the middle | dropped alone: radius {shift('reg-norm', 'radius_mean')}"
+        + (f"; without both unitarity terms ({len(both)} seeds): {mean_sd(values(both, 'radius_mean'))[0]:.3f}" if both else "")
+        + f"; visible folds {diff[('reg-norm', 'visible')]} | " + ("yes" if down("reg-norm", "radius_mean") else "no") + " |",
+        f"| 1.8c | without planar, hues leave dims 0-1 | dropped alone: planarity {shift('reg-planar', 'planarity_vibrant')}; "
+        f"visible folds {diff[('reg-planar', 'visible')]} | " + ("yes" if up("reg-planar", "planarity_vibrant") else "no") + " |",
+        f"| 1.8d | without polar, red leaves dim 0 | dropped alone: red cos {shift('reg-polar', 'red_cosine')} | "
+        + ("yes" if down("reg-polar", "red_cosine") else "no") + " |",
+        "| 1.8e | all five regularizers are needed | each dropped alone: the share of runs meeting all criteria "
+        "differs from the full set's (Fisher p < 0.05) for " + (", ".join(needed) or "none") + " | "
+        + ("yes" if len(needed) == len(singles) else "no: " + ", ".join(n for n in singles if n not in needed)
+           + " is not shown to be needed") + " |"]
+    return "\n".join(out), rows_out
+
+
+# Ex 1.7's published end state: (summary column, label, published value).
+PUBLISHED_17 = [("final_total", "total loss", 4.2e-3), ("separate_final", "separate (raw)", 2.7),
+                ("recon_mse_validation", "recon MSE", 4e-4)]
 
 
 def ex17(args, final):
@@ -439,21 +472,20 @@ def ex17(args, final):
     rows = final["ex-1.7"]
     out = [f"Ex 1.7 at the end of its 10001 steps, {len(rows)} seeds (`{args.seeds}`): the published values against "
            "ours (the last step's batch for the losses; the RGB 8^3 cube for the reconstruction MSE).", "",
-           "| quantity | published | our mean | our 5th-95th percentile | published value inside? |", "|---|---|---|---|---|"]
-    inside = []
-    for column, label, published in [("final_total", "total loss", 4.2e-3), ("separate_final", "separate (raw)", 2.7),
-                                     ("recon_mse_validation", "recon MSE", 4e-4)]:
+           "| quantity | published | our mean | our 5th-95th percentile | published value inside? | our runs at or above it |",
+           "|---|---|---|---|---|---|"]
+    outside = []
+    for column, label, published in PUBLISHED_17:
         xs = values(rows, column)
         lo, hi = quantile(xs, 0.05), quantile(xs, 0.95)
-        inside.append((label, published, lo <= published <= hi))
+        if not lo <= published <= hi:
+            outside.append(label)
         out.append(f"| {label} | {g3(published)} | {g3(mean_sd(xs)[0])} | {g3(lo)} - {g3(hi)} | "
-                   f"{'yes' if lo <= published <= hi else 'no'} |")
+                   f"{'yes' if lo <= published <= hi else 'no'} | {sum(1 for x in xs if x >= published)} of {len(xs)} |")
     summary = ("| 1.7t | Ex 1.7 ends with total about 4.2e-3, separate about 2.7, recon about 4e-4 | "
-               + "; ".join(f"{label}: mean {g3(mean_sd(values(rows, c))[0])}" for c, label in
-                           [("final_total", "total"), ("separate_final", "separate"), ("recon_mse_validation", "recon")])
-               + f", {len(rows)} seeds | " + ("yes: every published value lies within our 5th-95th percentiles" if all(i for *_, i in inside)
-                                              else "partly: outside our 5th-95th percentiles: "
-                                              + ", ".join(l for l, _, i in inside if not i)) + " |")
+               + "; ".join(f"{label}: mean {g3(mean_sd(values(rows, c))[0])}" for c, label, _ in PUBLISHED_17)
+               + f", {len(rows)} seeds | " + ("partly: outside our 5th-95th percentiles: " + ", ".join(outside) if outside
+                                              else "yes: every published value lies within our 5th-95th percentiles") + " |")
     return "\n".join(out), summary
 
 
@@ -539,16 +571,20 @@ def spikes(args, seeds):
            "that running mean peaks. Median [10th, 90th percentile] over the seeds:", "",
            "| phase start | schedule | ratio | peak, steps after the start |", "|---|---|---|---|"]
     ratios = {}
+    short = {}  # (phase instance start, phase) -> experiment -> [largest total of the 50 steps from it / median before]
     for e, rows in by.items():
+        instances = phase_instances(e)
         for r in rows:
             with open(os.path.join(args.out, "spikes", "runs", f"{r['experiment']}-seed{r['seed']}", "metrics.csv"),
                       newline="") as f:
                 log = list(csv.DictReader(f))
             total = [float(x["total"]) for x in log]
+            for t in instances:
+                short.setdefault((t, log[t]["phase"]), {}).setdefault(e, []).append(
+                    max(total[t:t + window]) / median(total[t - 100:t]))
             starts = [i for i in range(1, len(log)) if log[i]["phase"] != log[i - 1]["phase"]]
             for t in starts:
-                before = sorted(total[max(0, t - 100):t])
-                base = before[len(before) // 2]
+                base = median(total[max(0, t - 100):t])
                 end = min(len(total), t + span)
                 means = [sum(total[j:j + window]) / window for j in range(t, end - window + 1)]
                 k = max(range(len(means)), key=lambda j: means[j])
@@ -570,6 +606,14 @@ def spikes(args, seeds):
                          f"steps after {t}" for (t, _), per in sorted(ratios.items()) if e in per)
 
     n = len(by["ex-1.6-stepped"])
+    table50 = [f"Seeds `{seeds}`: at each phase start of either schedule (the stepped one repeats phases, each repeat "
+               f"with its lr warm-up), the largest total loss of the {window} steps from the start over the median of "
+               "the 100 steps before it. Median [10th, 90th percentile] over the seeds; - where the schedule has no "
+               "phase start:", "", "| phase start | smooth | stepped |", "|---|---|---|"]
+    for (t, phase), per in sorted(short.items()):
+        cells = [f"{g3(quantile(per[e], 0.5))} [{g3(quantile(per[e], 0.1))}, {g3(quantile(per[e], 0.9))}]" if e in per
+                 else "-" for e in ("ex-1.6-smooth", "ex-1.6-stepped")]
+        table50.append(f"| {t} ({phase}) | {cells[0]} | {cells[1]} |")
     summary = (f"| 1.6a | stepped has loss spikes at phase starts (smooth does not) | {n} seeds, the largest {window}-step "
                f"mean within {span} steps over the level before: stepped {medians('ex-1.6-stepped')}; smooth "
                f"{medians('ex-1.6-smooth')} (medians) | " + ("yes: the stepped response is above the smooth one's in "
@@ -580,7 +624,17 @@ def spikes(args, seeds):
                               if quantile([x for x, _ in per.get("ex-1.6-smooth", [(0, 0)])], 0.5) > 2) + ")"
                   if any(quantile([x for x, _ in per.get("ex-1.6-smooth", [(0, 0)])], 0.5) > 2 for per in ratios.values())
                   else "") + " |")
-    return "\n".join(out), summary
+    return "\n".join(out), "\n".join(table50), summary
+
+
+def phase_instances(experiment):
+    """The steps (> 0) where the experiment's dopesheet starts a phase: its rows with a PHASE and an absolute STEP."""
+    with open(os.path.join("examples", "experiments", experiment + ".csv"), newline="") as f:
+        return [int(r["STEP"]) for r in csv.DictReader(f) if r["PHASE"] and r["STEP"].isdigit() and int(r["STEP"]) > 0]
+
+
+def median(xs):
+    return quantile(xs, 0.5)
 
 
 def soft(args, seeds, final):
@@ -829,6 +883,206 @@ def m2(args, seeds):
     return "\n".join(out), rows
 
 
+def ex12(args, seeds, detail_seeds):
+    """Ex 1.2, the 2-D wheel with a held-out band: order, gap, final MSE, orientation."""
+    rows = sweep(args, "ex12", ["ex-1.2"], seeds)["ex-1.2"]
+    detail = sweep(args, "ex12-detail", ["ex-1.2"], detail_seeds, folders="full")["ex-1.2"]
+    gaps = []
+    out = [f"Seeds `{detail_seeds}` in detail (the trained hues are those at v = 1; the gap is the largest angle between "
+           "consecutive trained hues, and the hue it opens after):", "",
+           "| seed | trained hues: inversions, winding | largest gap (deg) | after hue | red's angle (deg) | final MSE |",
+           "|---|---|---|---|---|---|"]
+    for r in detail:
+        m = json_metrics(os.path.join(args.out, "ex12-detail", "runs", f"{r['experiment']}-seed{r['seed']}", "summary.json"))
+        gaps.append((m["train_gap_deg"], m["train_gap_after_deg"]))
+        out.append(f"| {r['seed']} | {r['train_hue_inversions']}, {r['train_hue_winding']} | {m['train_gap_deg']:.1f} | "
+                   f"{m['train_gap_after_deg']} | {float(r['red_angle_deg']):.0f} | {float(r['final_recon']):.4f} |")
+
+    def ordered(r):
+        return r["train_hue_inversions"] == "0" and abs(int(r["train_hue_winding"])) == 1
+
+    mse = values(rows, "final_recon")
+    n = len(rows)
+    k_order = count(rows, ordered)
+    at_published = sum(1 for x in mse if x >= 0.016)
+    # Rayleigh's test of a uniform orientation: z = n R^2, R the length of the mean unit vector of red's angles.
+    angles = [math.radians(float(r["red_angle_deg"])) for r in rows]
+    R = math.hypot(sum(map(math.cos, angles)), sum(map(math.sin, angles))) / n
+    z = n * R * R
+    p_uniform = math.exp(-z) * (1 + (2 * z - z * z) / (4 * n) - (24 * z - 132 * z * z + 76 * z ** 3 - 9 * z ** 4) / (288 * n * n))
+    after = sorted({a for _, a in gaps})
+    out += ["", f"Over seeds `{seeds}`: the trained hues in order (0 inversions, winding +-1) in {rate(k_order, n)}; "
+            f"final MSE median {median(mse):.4f}, 10th-90th percentile {quantile(mse, 0.1):.4f}-{quantile(mse, 0.9):.4f}, "
+            f"{at_published} at or above 0.016 (max {max(mse):.3f}); red's angle: mean resultant length {R:.3f}, "
+            f"Rayleigh's test of a uniform orientation p = {pvalue(min(1.0, max(0.0, p_uniform)))}."]
+    widths = [g for g, _ in gaps]
+    rows_out = [
+        f"| 1.2a | Ex 1.2: an ordered circle with a gap where teal-blue was held out | {len(detail)} seeds in detail: the "
+        f"largest gap opens after hue {', '.join(map(str, after))} (the band is 150-240), {min(widths):.1f}-{max(widths):.1f} "
+        f"deg wide for the 91 deg held out; over {n} seeds {rate(k_order, n)} keep the trained hues in order | "
+        f"yes, in {pct(k_order / n)} % of runs |",
+        f"| 1.2b | Ex 1.2: final MSE 0.0162 | over {n} seeds: median {median(mse):.4f}, 90th percentile "
+        f"{quantile(mse, 0.9):.4f}, {at_published} of {n} at or above 0.016 (max {max(mse):.3f}) | "
+        + ("yes" if quantile(mse, 0.05) <= 0.0162 <= quantile(mse, 0.95) else "partly") + ": 0.0162 lies "
+        + ("within" if quantile(mse, 0.05) <= 0.0162 <= quantile(mse, 0.95) else "beyond")
+        + f" our 5th-95th percentiles; the typical run reaches {median(mse) / 0.0162:.0%} of it |",
+        f"| 1.2c | Ex 1.2: orientation random per seed | red's angle over {n} seeds: mean resultant length {R:.3f}, "
+        f"Rayleigh's test p = {pvalue(min(1.0, max(0.0, p_uniform)))} | "
+        + ("yes: no preferred orientation" if p_uniform > 0.05 else "no: a preferred orientation") + " |"]
+    return "\n".join(out), rows_out
+
+
+def ex13(args, seeds, detail):
+    """Ex 1.3, the 3-D stepped curriculum: the dome and how often it crumples."""
+    rows = sweep(args, "ex13", ["ex-1.3"], seeds)["ex-1.3"]
+    first = [r for r in rows if int(r["seed"]) in seed_list(detail)]
+    out = [f"Seeds `{detail}` (dome height: mean |z_2| of the 360 hues at s = 1, v = 0.5; on one side: the share of "
+           "that displacement on the side the majority takes):", "",
+           "| seed | any inversion (36 / 360) | visible fold | radius | planarity (vibrant) | dome height | dome on one side |",
+           "|---|---|---|---|---|---|---|"]
+    for r in first:
+        def inv(flag, k):
+            return f"yes ({r[k]})" if r[flag] == "1" else "no"
+        out.append(f"| {r['seed']} | {inv('crumpled_36', 'hue_inversions_36')} / {inv('crumpled', 'hue_inversions')} | "
+                   f"{'yes' if visible(r) else 'no'} | {float(r['radius_mean']):.2f} | {float(r['planarity_vibrant']):.3f} | "
+                   f"{float(r['dome_height']):.2f} | {float(r['dome_consistency']):.2f} |")
+    n = len(rows)
+    one_side = [r for r in rows if float(r["dome_consistency"]) >= 0.9]
+    heights = values(one_side, "dome_height")
+    radius = values(rows, "radius_mean")
+    kv, ki = count(rows, visible), count(rows, crumpled_36)
+    out += ["", f"Over seeds `{seeds}`: a dome on one side (at least 90 % of the displacement) in {rate(len(one_side), n)}, "
+            f"its height median {median(heights):.2f} (10th-90th percentile {quantile(heights, 0.1):.2f}-"
+            f"{quantile(heights, 0.9):.2f}); a visible fold in {rate(kv, n)}, any inversion at 36 hues in {rate(ki, n)}; "
+            f"radius {quantile(radius, 0.1):.2f}-{quantile(radius, 0.9):.2f} (10th-90th percentile)."]
+    rows_out = [
+        f"| 1.3a | Ex 1.3: a dome | {n} seeds: darker hues (v = 0.5) lie on one side of the hue plane in "
+        f"{rate(len(one_side), n)}, {median(heights):.2f} off the plane (median of mean |z_2|) | "
+        + ("yes" if len(one_side) / n > 0.5 else "no") + " |",
+        f"| 1.3b | Ex 1.3: very sensitive to curriculum hyperparameters | with the published hyperparameters fixed, "
+        f"{n} seeds: the vibrant wheel has an inversion at 36 hues in {rate(ki, n)}; a fold of 10 deg or more on one of "
+        f"the three rings in {rate(kv, n)}; radius {quantile(radius, 0.1):.2f}-{quantile(radius, 0.9):.2f}, not the "
+        f"unit sphere | sensitive even to the seed |"]
+    return "\n".join(out), rows_out
+
+
+def curriculum_rows(final):
+    """Summary rows read off the curriculum study's final states: Ex 1.5, 1.6 and 1.7 as published."""
+    def clean(rows):
+        return [r for r in rows if not visible(r)]
+
+    e15, smooth, stepped, e17 = final["ex-1.5"], final["ex-1.6-smooth"], final["ex-1.6-stepped"], final["ex-1.7"]
+    n = len(e15)
+    c15 = clean(e15)
+    ks, kt = count(smooth, visible), count(stepped, visible)
+    d, lo, hi = mean_difference(values(smooth, "recon_mse_validation"), values(stepped, "recon_mse_validation"))
+    fold_worse = fisher(ks, len(smooth), kt, len(stepped)) < 0.05 and ks > kt
+    recon_worse = lo > 0
+    both_clean = [(a, b) for a, b in zip(smooth, stepped) if not visible(a) and not visible(b)]
+    shape = []
+    for column, label in [("radius_mean", "radius"), ("spacing_error_deg", "spacing off 60 (deg)"),
+                          ("planarity_vibrant", "planarity")]:
+        dd, l2, h2 = mean_difference([float(a[column]) for a, _ in both_clean], [float(b[column]) for _, b in both_clean])
+        shape.append(f"{label} {g3(dd)} [{g3(l2)}, {g3(h2)}]")
+    k17 = count(e17, visible)
+    i17 = count(e17, crumpled_36)
+    return [
+        f"| 1.5 | Ex 1.5: a sphere-like space | {n} seeds: radius {mean_sd(values(e15, 'radius_mean'))[0]:.3f} (spread "
+        f"{mean_sd(values(e15, 'radius_std'))[0]:.3f}); {rate(len(c15), n)} without a visible fold, their vibrant primaries "
+        f"{median(values(c15, 'spacing_min_deg')):.1f}-{median(values(c15, 'spacing_max_deg')):.1f} deg apart (medians of "
+        f"the smallest and largest angle), recon {median(values(c15, 'recon_mse_validation')):.2g} | "
+        "yes, when it does not fold |",
+        f"| 1.6b | the spikes are defused by the lr warm-up | the stepped runs recover: {rate(len(stepped) - kt, len(stepped))} "
+        f"end without a visible fold, recon {mean_sd(values(stepped, 'recon_mse_validation'))[0]:.2g} on average | "
+        "yes (the spikes still happen: 1.6a) |",
+        f"| 1.6c | smooth is no better | {len(smooth)} seeds each: visible folds smooth {pct(ks / len(smooth))} % vs "
+        f"stepped {pct(kt / len(stepped))} % (Fisher p = {pvalue(fisher(ks, len(smooth), kt, len(stepped)))}); recon "
+        f"smooth minus stepped {g3(d)} [{g3(lo)}, {g3(hi)}] | "
+        + ("yes -- smooth is worse" if fold_worse or recon_worse else "yes -- no better, no worse") + " |",
+        f"| 1.6e | final shapes nearly identical | the {len(both_clean)} seeds where neither schedule folds: smooth minus "
+        f"stepped " + "; ".join(shape) + f"; where one folds the shapes differ ({len(smooth) - len(both_clean)} seeds) | "
+        "mostly: alike when neither folds |",
+        f"| 1.7 | Ex 1.7: smooth sphere, wheel in dims 0-1, red on top; never crumpled | {len(e17)} seeds: radius "
+        f"{mean_sd(values(e17, 'radius_mean'))[0]:.3f}, red cos {mean_sd(values(e17, 'red_cosine'))[0]:.3f} on average, "
+        f"planarity {mean_sd(values(e17, 'planarity_vibrant'))[0]:.3f}; all Ex 1.8 criteria in "
+        f"{rate(count(e17, all_criteria), len(e17))}; visible folds {k17}, an inversion at 36 hues in {i17} (folds under "
+        f"{max(values(e17, 'fold_deg')):.1f} deg) | " + ("yes (no visible fold)" if k17 == 0 else "no") + " |"]
+
+
+def read_latents(path):
+    """The last snapshot of a run's latents.npy (float32, shape (snapshots, 512, k)) as 512 rows of k floats."""
+    with open(path, "rb") as f:
+        data = f.read()
+    size = int.from_bytes(data[8:10], "little")
+    shape = ast.literal_eval(data[10:10 + size].decode("latin1"))["shape"]
+    k = shape[-1]
+    body = data[10 + size:]
+    last = struct.unpack(f"<{512 * k}f", body[len(body) - 4 * 512 * k:])
+    return [last[i * k:(i + 1) * k] for i in range(512)]
+
+
+def cube_likeness(z):
+    """Whether a latent cloud keeps the RGB cube's shape: over the 296 colors on the surface of the RGB 8^3 cube, the
+    Pearson correlation of |z| with the color's distance from the cube's center (1 at a face center, sqrt 3 at a
+    corner). A sphere puts every color at the same radius (about 0); a linear image of the cube gives about 1."""
+    norms, dist = [], []
+    for i, zi in enumerate(z):
+        c = (i // 64, (i // 8) % 8, i % 8)
+        if 0 in c or 7 in c:
+            norms.append(math.sqrt(sum(v * v for v in zi)))
+            dist.append(math.sqrt(sum((2 * x / 7 - 1) ** 2 for x in c)))
+    mn, md = sum(norms) / len(norms), sum(dist) / len(dist)
+    cov = sum((a - mn) * (b - md) for a, b in zip(norms, dist))
+    return cov / math.sqrt(sum((a - mn) ** 2 for a in norms) * sum((b - md) ** 2 for b in dist))
+
+
+def cube(args, seeds):
+    """Ex 1.8's "a single unitarity term gives a more cube-like shape": each of Ex 1.7's two unitarity terms alone."""
+    by_without = {}
+    rows = sweep(args, "cube", ["ex-1.7"], seeds, ["--ablations", "none;reg-norm-v;reg-norm"], folders="full")["ex-1.7"]
+    for r in rows:
+        folder = r["experiment"] + (f"-without-{r['without']}" if r["without"] else "") + f"-seed{r['seed']}"
+        z = read_latents(os.path.join(args.out, "cube", "runs", folder, "latents.npy"))
+        by_without.setdefault(r["without"], []).append((cube_likeness(z), float(r["radius_std"])))
+    full = by_without[""]
+    out = [f"Seeds `{seeds}`: Ex 1.7 with both unitarity terms, with reg-norm alone (reg-norm-v dropped) and with "
+           "reg-norm-v alone (reg-norm dropped). Cube-likeness = the correlation, over the colors on the surface of the "
+           "RGB 8^3 cube, of |z| with the color's distance from the cube's center (about 0 on a sphere, about 1 for a "
+           "linear image of the cube); radius spread = sd of |z| over the whole cube. Means, and the difference from "
+           "both terms with its 95 % interval:", "",
+           "| unitarity | cube-likeness | difference [95% CI] | radius spread | difference [95% CI] |", "|---|---|---|---|---|"]
+    verdict = {}
+    for without, label in [("", "both terms"), ("reg-norm-v", "reg-norm alone (all samples)"),
+                           ("reg-norm", "reg-norm-v alone (vibrant samples)")]:
+        g = by_without[without]
+        cells = []
+        for i in (0, 1):
+            xs, ys = [x[i] for x in g], [x[i] for x in full]
+            if without:
+                d, lo, hi = mean_difference(xs, ys)
+                cells.append(f"{g3(mean_sd(xs)[0])} | {g3(d)} [{g3(lo)}, {g3(hi)}]")
+                if i == 0:
+                    verdict[label] = (d, lo > 0)
+            else:
+                cells.append(f"{g3(mean_sd(xs)[0])} | -")
+        out.append(f"| {label} | " + " | ".join(cells) + " |")
+    def mean_of(w):
+        return mean_sd([x[0] for x in by_without[w]])[0]
+
+    # Cube-like: the radius follows the cube's (a correlation above 0.5); otherwise "rounder or not" only.
+    cube_like = [l for w, l in [("reg-norm-v", "reg-norm alone"), ("reg-norm", "reg-norm-v alone")]
+                 if mean_of(w) > 0.5 and verdict[next(k for k in verdict if k.startswith(l))][1]]
+    slightly = [l for w, l in [("reg-norm-v", "reg-norm alone"), ("reg-norm", "reg-norm-v alone")]
+                if l not in cube_like and verdict[next(k for k in verdict if k.startswith(l))][1]]
+    summary = ("| 1.8f | a single unitarity term gives a more cube-like shape | " + f"{len(full)} seeds, cube-likeness of "
+               f"the latent cloud (see Ex 1.8): both terms {g3(mean_sd([x[0] for x in full])[0])}; "
+               + "; ".join(f"{l} {g3(mean_sd([x[0] for x in by_without[w]])[0])}" for w, l in
+                           [("reg-norm-v", "reg-norm alone"), ("reg-norm", "reg-norm-v alone")])
+               + " | " + ("yes for " + " and ".join(cube_like) if cube_like else "no")
+               + ("; " + " and ".join(slightly) + ": less round beyond chance, but still a sphere" if slightly else "") + " |")
+    return "\n".join(out), summary
+
+
 # ---------------------------------------------------------------- the document
 
 def replace_regions(text, parts):
@@ -853,6 +1107,8 @@ def main():
     p.add_argument("--ablation-test-seeds", default="0-99", help="seeds of each regularizer dropped alone")
     p.add_argument("--conflict-seeds", default="0-19", help="seeds of the repulsion-conflict gradient probes")
     p.add_argument("--m2-seeds", default="0-59", help="seeds of the milestone-2 interventions (as published: 60)")
+    p.add_argument("--ex12-detail-seeds", default="0-9", help="seeds shown one by one for Ex 1.2 and Ex 1.3")
+    p.add_argument("--cube-seeds", default="0-49", help="seeds of the single-unitarity-term study")
     p.add_argument("--jobs", type=int, default=2)
     p.add_argument("--reuse", action="store_true",
                    help="reuse a study's table made by the same command (for editing the document; make findings "
@@ -864,20 +1120,25 @@ def main():
     table, final, cur_row = curriculum(args, args.seeds)
     origin_table, origin_row = origin(args, args.seeds, final)
     midway_table, midway_row = midway(args, args.midway_seeds)
-    ablation_table, ablation_row = ablations(args, args.ablation_seeds, args.ablation_test_seeds, final)
+    ablation_table, ablation_rows = ablations(args, args.ablation_seeds, args.ablation_test_seeds, final)
     ex17_table, ex17_row = ex17(args, final)
     constant_table, constant_row = constant_weights(args, args.midway_seeds, final)
     gently_table, gently_row = gently(args, args.seeds, final)
-    spikes_table, spikes_row = spikes(args, args.spike_seeds)
+    spikes_table, spikes50_table, spikes_row = spikes(args, args.spike_seeds)
     soft_table, soft_row = soft(args, args.seeds, final)
     conflict_table, conflict_row = conflict(args, args.conflict_seeds)
     magnitudes_text, magnitudes_row = magnitudes(args, args.conflict_seeds)
     m2_table, m2_rows = m2(args, args.m2_seeds)
-    summary = ("| # | claim (as published) | measured | holds? |\n|---|---|---|---|\n"
-               + "\n".join([magnitudes_row, conflict_row, ex17_row, spikes_row, cur_row, origin_row, midway_row, ablation_row, constant_row, gently_row, soft_row, *m2_rows]))
-    parts = {"summary": summary, "ex17": ex17_table, "constant": constant_table, "gently": gently_table, "spikes": spikes_table, "soft": soft_table, "ablations": ablation_table,
+    ex12_table, ex12_rows = ex12(args, args.seeds, args.ex12_detail_seeds)
+    ex13_table, ex13_rows = ex13(args, args.midway_seeds, args.ex12_detail_seeds)
+    cube_table, cube_row = cube(args, args.cube_seeds)
+    e15, e16b, e16c, e16e, e17 = curriculum_rows(final)
+    rows = [*ex12_rows, *ex13_rows, magnitudes_row, conflict_row, e15, spikes_row, e16b, e16c, midway_row, e16e, e17,
+            ex17_row, *ablation_rows, cube_row, cur_row, origin_row, constant_row, gently_row, soft_row, *m2_rows]
+    summary = "| # | claim (as published) | measured | holds? |\n|---|---|---|---|\n" + "\n".join(rows)
+    parts = {"summary": summary, "ex17": ex17_table, "constant": constant_table, "gently": gently_table, "spikes": spikes_table, "spikes50": spikes50_table, "soft": soft_table, "ablations": ablation_table,
              "curriculum": table, "origin": origin_table, "midway": midway_table,
-             "epoch": epochs(args, args.seeds, final), "conflict": conflict_table, "magnitudes": magnitudes_text, "m2": m2_table, "pictures": pictures(args, final)}
+             "epoch": epochs(args, args.seeds, final), "conflict": conflict_table, "magnitudes": magnitudes_text, "m2": m2_table, "ex12": ex12_table, "ex13": ex13_table, "cube": cube_table, "pictures": pictures(args, final)}
     text = replace_regions(text, parts)
     target = args.write or args.doc
     tmp = target + ".tmp"
