@@ -84,6 +84,10 @@ def quantile(xs, q):
     return s[i] if i + 1 >= len(s) else s[i] + (pos - i) * (s[i + 1] - s[i])
 
 
+def median(xs):
+    return quantile(xs, 0.5)
+
+
 # ---------------------------------------------------------------- formatting
 
 def pct(x):
@@ -109,7 +113,10 @@ def run_once(args, out, command, product):
     """Runs `command` (which writes into the folder `out`) unless --reuse finds `product` made by the same command."""
     stamp = os.path.join(out, "command.txt")
     reuse = args.reuse and os.path.exists(product) and os.path.exists(stamp) and open(stamp).read() == " ".join(command)
-    print(("findings: reusing " if reuse else "findings: ") + " ".join(command), file=sys.stderr)
+    shown = " ".join(command)
+    if len(shown) > 300:  # an intervention on 60 run folders
+        shown = shown[:150] + " ... " + shown[-120:]
+    print(("findings: reusing " if reuse else "findings: ") + shown, file=sys.stderr)
     if not reuse:
         subprocess.run(command, check=True)
         os.makedirs(out, exist_ok=True)
@@ -123,8 +130,7 @@ def sweep(args, name, experiments, seeds, extra=(), folders="none"):
                "--jobs", str(args.jobs), "--out", out, "--overwrite", "--quiet", *extra]
     table = os.path.join(out, "summary.csv")
     run_once(args, out, command, table)
-    with open(table, newline="") as f:
-        rows = [r for r in csv.DictReader(f)]
+    rows = read_csv(table)
     bad = [r for r in rows if r["status"] != "ok"]
     if bad:
         sys.exit(f"findings: {len(bad)} runs of {name} failed, e.g. {bad[0]['run']}: {bad[0]['error']}")
@@ -391,8 +397,7 @@ def ablations(args, seeds, test_seeds, final):
     """Ex 1.8: every subset of Ex 1.7's five regularizers dropped; then each one alone on more seeds, with tests."""
     out_dir = os.path.join(args.out, "ablations")
     subsets = sweep(args, "ablations", ["ex-1.7"], seeds, ["--ablations", "subsets"])
-    with open(os.path.join(out_dir, "summary.csv"), newline="") as f:
-        rows = list(csv.DictReader(f))
+    rows = read_csv(os.path.join(out_dir, "summary.csv"))
     groups = {}
     for r in rows:
         groups.setdefault(r["without"], []).append(r)
@@ -408,8 +413,7 @@ def ablations(args, seeds, test_seeds, final):
                    f"{m['hue_resultant']:.3f} | {m['recon_mse_validation']:.2e} | {count(g, all_criteria)}/{len(g)} |")
     singles = ["reg-separate", "reg-planar", "reg-polar", "reg-norm", "reg-norm-v"]
     one = sweep(args, "ablations-one", ["ex-1.7"], test_seeds, ["--ablations", ";".join(singles)])
-    with open(os.path.join(args.out, "ablations-one", "summary.csv"), newline="") as f:
-        rows = list(csv.DictReader(f))
+    rows = read_csv(os.path.join(args.out, "ablations-one", "summary.csv"))
     full = final["ex-1.7"]
     kf, nf = count(full, all_criteria), len(full)
     out += ["", f"Each regularizer dropped alone, seeds `{test_seeds}`, against the full set on the seeds of the "
@@ -494,8 +498,7 @@ def constant_weights(args, seeds, final):
     mean over the scheduled run (the lr schedule kept), against the schedule."""
     ref = os.path.join(args.out, "schedule-ex-1.7")
     subprocess.run([args.cli, "train", "ex-1.7", "--out", ref, "--overwrite", "--quiet"], check=True)
-    with open(os.path.join(ref, "metrics.csv"), newline="") as f:
-        log = list(csv.DictReader(f))
+    log = read_csv(os.path.join(ref, "metrics.csv"))
     columns = ["reg-separate", "reg-planar", "reg-norm", "reg-norm-v", "reg-polar"]
     means = {c: sum(float(r[c]) for r in log) / len(log) for c in columns}
     with open("examples/experiments/ex-1.7.csv", newline="") as f:
@@ -575,9 +578,7 @@ def spikes(args, seeds):
     for e, rows in by.items():
         instances = phase_instances(e)
         for r in rows:
-            with open(os.path.join(args.out, "spikes", "runs", f"{r['experiment']}-seed{r['seed']}", "metrics.csv"),
-                      newline="") as f:
-                log = list(csv.DictReader(f))
+            log = read_csv(os.path.join(args.out, "spikes", "runs", f"{r['experiment']}-seed{r['seed']}", "metrics.csv"))
             total = [float(x["total"]) for x in log]
             for t in instances:
                 short.setdefault((t, log[t]["phase"]), {}).setdefault(e, []).append(
@@ -629,12 +630,8 @@ def spikes(args, seeds):
 
 def phase_instances(experiment):
     """The steps (> 0) where the experiment's dopesheet starts a phase: its rows with a PHASE and an absolute STEP."""
-    with open(os.path.join("examples", "experiments", experiment + ".csv"), newline="") as f:
-        return [int(r["STEP"]) for r in csv.DictReader(f) if r["PHASE"] and r["STEP"].isdigit() and int(r["STEP"]) > 0]
-
-
-def median(xs):
-    return quantile(xs, 0.5)
+    return [int(r["STEP"]) for r in read_csv(os.path.join("examples", "experiments", experiment + ".csv"))
+            if r["PHASE"] and r["STEP"].isdigit() and int(r["STEP"]) > 0]
 
 
 def soft(args, seeds, final):
