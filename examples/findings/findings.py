@@ -103,6 +103,11 @@ def pvalue(p):
     return "< 1e-4" if p < 1e-4 else f"{p:.2g}"
 
 
+def p_is(p):
+    """"p < 1e-4" or "p = 0.03"."""
+    return "p < 1e-4" if p < 1e-4 else f"p = {p:.2g}"
+
+
 def g3(x):
     return f"{x:.3g}"
 
@@ -314,10 +319,10 @@ def midway(args, seeds):
             significant.append(f"{label}: {'smooth' if d > 0 else 'stepped'} higher by {g3(abs(d))}")
     ks, kt = count(s, visible), count(t, visible)
     out += ["", f"Visible fold at step 4999: smooth {rate(ks, len(s))}, stepped {rate(kt, len(t))}; "
-            f"Fisher p = {pvalue(fisher(ks, len(s), kt, len(t)))}."]
+            f"Fisher {p_is(fisher(ks, len(s), kt, len(t)))}."]
     summary = (f"| 1.6d | smooth is noisier midway | the latent space after step 4999 (end of \"All hues\"), {len(s)} "
                f"seeds each; differences whose 95 % interval excludes 0: " + ("; ".join(significant) or "none")
-               + f"; visible folds {pct(ks / len(s))} % vs {pct(kt / len(t))} % (p = {pvalue(fisher(ks, len(s), kt, len(t)))}) | "
+               + f"; visible folds {pct(ks / len(s))} % vs {pct(kt / len(t))} % ({p_is(fisher(ks, len(s), kt, len(t)))}) | "
                + ("partly: " if significant else "no: ") + "see \"Midway\" below |")
     return "\n".join(out), summary
 
@@ -340,7 +345,7 @@ def epochs(args, seeds, final):
     ca, cb = count(theirs, crumpled), count(ours, crumpled)
     out += ["", f"Visible folds: {rate(ka, len(theirs))} against {rate(kb, len(ours))} (Fisher p = "
             f"{pvalue(fisher(ka, len(theirs), kb, len(ours)))}); any inversion at 360 hues: {rate(ca, len(theirs))} "
-            f"against {rate(cb, len(ours))} (p = {pvalue(fisher(ca, len(theirs), cb, len(ours)))})."]
+            f"against {rate(cb, len(ours))} ({p_is(fisher(ca, len(theirs), cb, len(ours)))})."]
     return "\n".join(out)
 
 
@@ -524,9 +529,9 @@ def constant_weights(args, seeds, final):
            f"seeds `{seeds}`, against the schedule (seeds `{args.seeds}`):", "",
            "| measure | constant | scheduled | difference [95% CI] or p |", "|---|---|---|---|"]
     k, n, kf, nf = count(g, all_criteria), len(g), count(full, all_criteria), len(full)
-    out.append(f"| all Ex 1.8 criteria | {rate(k, n)} | {rate(kf, nf)} | p = {pvalue(fisher(k, n, kf, nf))} |")
+    out.append(f"| all Ex 1.8 criteria | {rate(k, n)} | {rate(kf, nf)} | {p_is(fisher(k, n, kf, nf))} |")
     kv, kfv = count(g, visible), count(full, visible)
-    out.append(f"| visible fold | {rate(kv, n)} | {rate(kfv, nf)} | p = {pvalue(fisher(kv, n, kfv, nf))} |")
+    out.append(f"| visible fold | {rate(kv, n)} | {rate(kfv, nf)} | {p_is(fisher(kv, n, kfv, nf))} |")
     lines, _, better = compare_means(g, full)  # where constant is worse, the schedule is better
     out += lines
     worse_rate = fisher(k, n, kf, nf) < 0.05 and k / n < kf / nf
@@ -641,7 +646,7 @@ def soft(args, seeds, final):
     k, n, kf, nf = count(g, all_criteria), len(g), count(full, all_criteria), len(full)
     out = [f"Ex 1.7 with its stochastic labels (seeds `{args.seeds}`) against soft labels (`soft_labels: true`, seeds "
            f"`{seeds}`):", "", "| measure | stochastic | soft | stochastic minus soft [95% CI] or p |", "|---|---|---|---|",
-           f"| all Ex 1.8 criteria | {rate(kf, nf)} | {rate(k, n)} | p = {pvalue(fisher(k, n, kf, nf))} |"]
+           f"| all Ex 1.8 criteria | {rate(kf, nf)} | {rate(k, n)} | {p_is(fisher(k, n, kf, nf))} |"]
     lines, better, worse = compare_means(full, g)
     out += lines
     if fisher(k, n, kf, nf) < 0.05:
@@ -907,11 +912,12 @@ def ex12(args, seeds, detail_seeds):
     R = math.hypot(sum(map(math.cos, angles)), sum(map(math.sin, angles))) / n
     z = n * R * R
     p_uniform = math.exp(-z) * (1 + (2 * z - z * z) / (4 * n) - (24 * z - 132 * z * z + 76 * z ** 3 - 9 * z ** 4) / (288 * n * n))
+    p_uniform = min(1.0, max(0.0, p_uniform))  # the series can leave [0, 1] for extreme z
     after = sorted({a for _, a in gaps})
     out += ["", f"Over seeds `{seeds}`: the trained hues in order (0 inversions, winding +-1) in {rate(k_order, n)}; "
             f"final MSE median {median(mse):.4f}, 10th-90th percentile {quantile(mse, 0.1):.4f}-{quantile(mse, 0.9):.4f}, "
             f"{at_published} at or above 0.016 (max {max(mse):.3f}); red's angle: mean resultant length {R:.3f}, "
-            f"Rayleigh's test of a uniform orientation p = {pvalue(min(1.0, max(0.0, p_uniform)))}."]
+            f"Rayleigh's test of a uniform orientation {p_is(p_uniform)}."]
     widths = [g for g, _ in gaps]
     rows_out = [
         f"| 1.2a | Ex 1.2: an ordered circle with a gap where teal-blue was held out | {len(detail)} seeds in detail: the "
@@ -924,7 +930,7 @@ def ex12(args, seeds, detail_seeds):
         + ("within" if quantile(mse, 0.05) <= 0.0162 <= quantile(mse, 0.95) else "beyond")
         + f" our 5th-95th percentiles; the typical run reaches {median(mse) / 0.0162:.0%} of it |",
         f"| 1.2c | Ex 1.2: orientation random per seed | red's angle over {n} seeds: mean resultant length {R:.3f}, "
-        f"Rayleigh's test p = {pvalue(min(1.0, max(0.0, p_uniform)))} | "
+        f"Rayleigh's test {p_is(p_uniform)} | "
         + ("yes: no preferred orientation" if p_uniform > 0.05 else "no: a preferred orientation") + " |"]
     return "\n".join(out), rows_out
 
@@ -993,7 +999,7 @@ def curriculum_rows(final):
         f"end without a visible fold, recon {mean_sd(values(stepped, 'recon_mse_validation'))[0]:.2g} on average | "
         "yes (the spikes still happen: 1.6a) |",
         f"| 1.6c | smooth is no better | {len(smooth)} seeds each: visible folds smooth {pct(ks / len(smooth))} % vs "
-        f"stepped {pct(kt / len(stepped))} % (Fisher p = {pvalue(fisher(ks, len(smooth), kt, len(stepped)))}); recon "
+        f"stepped {pct(kt / len(stepped))} % (Fisher {p_is(fisher(ks, len(smooth), kt, len(stepped)))}); recon "
         f"smooth minus stepped {g3(d)} [{g3(lo)}, {g3(hi)}] | "
         + ("yes -- smooth is worse" if fold_worse or recon_worse else "yes -- no better, no worse") + " |",
         f"| 1.6e | final shapes nearly identical | the {len(both_clean)} seeds where neither schedule folds: smooth minus "
