@@ -92,7 +92,7 @@ ifneq ($(filter fuzz,$(GOALS)),)
 endif
 
 .PHONY: all run test bench bench-report bench-compare torch-deps clean deps tutorials fuzz pytorch-example browser-test \
-        findings findings-check
+        findings findings-check paper paper-check
 # Keep object files that only a tutorial uses (make would delete them as intermediates).
 .SECONDARY:
 
@@ -187,6 +187,7 @@ test: $(TEST_BIN) $(CLI) $(TUTORIALS)
 	SPHEREGRAD_CLI=./$(CLI) bash tests/probes.sh > $(BUILD)/probes.txt || { cat $(BUILD)/probes.txt; exit 1; }
 	tail -1 $(BUILD)/probes.txt
 	$(MAKE) --no-print-directory findings-check
+	$(MAKE) --no-print-directory paper-check
 
 # The measured parts of docs/findings.md, regenerated from runs (examples/findings/findings.py;
 # the sweeps go to out/findings/). findings-check runs the same studies on 4 seeds each and
@@ -199,6 +200,15 @@ findings-check: $(CLI)
 	  --ablation-seeds 0 --ablation-test-seeds 0-3 --spike-seeds 0-3 --conflict-seeds 0-1 --m2-seeds 0-3 \
 	  --ex12-detail-seeds 0-3 --cube-seeds 0-3 \
 	  --out $(BUILD)/findings-check --write $(BUILD)/findings-check.md
+
+# The paper's tables and figures, regenerated from runs (examples/paper/paper.py, into docs/paper.md
+# and docs/paper/; the sweeps go to out/paper/). paper-check runs it on 4 seeds into build/.
+paper: $(CLI)
+	/usr/bin/python3 examples/paper/paper.py --cli ./$(CLI)
+
+paper-check: $(CLI)
+	/usr/bin/python3 examples/paper/paper.py --cli ./$(CLI) --seeds 0-3 --out $(BUILD)/paper-check \
+	  --write $(BUILD)/paper-check.md
 
 # Extra arguments for Google Benchmark, e.g. make bench BENCH_ARGS=--benchmark_filter=Repulsion
 bench: $(BENCH_BIN)

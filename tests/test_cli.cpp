@@ -134,7 +134,7 @@ TEST_CASE("cli: experiment list, show and check; train an edited file; --set; th
   const Outcome list = run("experiment list");
   CHECK(list.code == 0);
   CHECK(list.output.find("ex-1.7             selective regularization, full data from step 0") != std::string::npos);
-  CHECK(std::count(list.output.begin(), list.output.end(), '\n') == 11);
+  CHECK(std::count(list.output.begin(), list.output.end(), '\n') == 14);
 
   // show prints a file that trains as it is; an edit makes it a custom experiment.
   const Outcome shown = run("experiment show ex-1.7 --steps 200 --set model.bottleneck=5");

@@ -22,7 +22,9 @@
 
 #include "examples/cli/cli.hpp"
 #include "examples/color/intervene.hpp"
+#include "examples/color/metrics.hpp"
 #include "examples/experiment/train.hpp"
+#include "examples/experiment/trained_model.hpp"
 #include "losses/losses.hpp"
 #include "nn/models.hpp"
 #include "schedule/timeline.hpp"
@@ -289,20 +291,22 @@ TEST_CASE("m2 score: the HSV similarity and R^2 against hand-computed values") {
 }
 
 TEST_CASE("m2 experiments: data, labels, the shipped dopesheets and the schedule they realize") {
-  for (const auto& [preset, file] : {std::pair{"ex-2.4.1", "ex-2.4.1.csv"}, {"ex-2.9.1", "ex-2.9.1.csv"}}) {
+  for (const char* preset : {"ex-2.4.1", "ex-2.5.1", "ex-2.7.1", "ex-2.9.1", "ex-2.10.1"}) {
     CAPTURE(preset);
+    const std::string file = std::string(preset) + ".csv";
     const train::Experiment p = train::load_experiment(preset);
     CHECK(p.batch == 64);
-    REQUIRE(p.labels.size() == 2);  // the "redux" rates: 0.08 redness^8, 0.01 vibrancy^10
+    REQUIRE(p.labels.size() == 2);  // the "redux" rates: 0.08 redness^8, 0.01 vibrancy^10 (2.7.1: 0.008 vibrancy^8)
+    const bool hue_subspace = file == "ex-2.7.1.csv";
     CHECK(p.labels[0].name == "red");
     CHECK(p.labels[0].scale == 0.08);
     CHECK(p.labels[0].power == 8);
     CHECK(p.labels[1].name == "vibrant");
-    CHECK(p.labels[1].scale == 0.01);
-    CHECK(p.labels[1].power == 10);
+    CHECK(p.labels[1].scale == (hue_subspace ? 0.008 : 0.01));
+    CHECK(p.labels[1].power == (hue_subspace ? 8 : 10));
     REQUIRE(p.data.size() == 1);
     CHECK(p.data[0].set.size() == 512);
-    CHECK(test::read_file(std::string("examples/experiments/") + file) == p.dopesheet);
+    CHECK(test::read_file("examples/experiments/" + file) == p.dopesheet);
     schedule::Timeline t(schedule::parse_dopesheet(p.dopesheet));
     CHECK(t.length() == 1501);
     for (int s = 0; s < 1500; ++s) {
@@ -324,6 +328,9 @@ TEST_CASE("m2 experiments: data, labels, the shipped dopesheets and the schedule
   CHECK(b.value("anti-anchor") == doctest::Approx(0.05));  // "+0.33" of 0 .. 750, half to even
   CHECK(train::load_experiment("ex-2.9.1").model.name() == "CNColorMLP(5,2)");
   CHECK(train::load_experiment("ex-2.4.1").model.name() == "CNColorMLP(4,1)");
+  CHECK(train::load_experiment("ex-2.5.1").model.name() == "CNColorMLP(4,1)");
+  CHECK(train::load_experiment("ex-2.7.1").model.name() == "CNColorMLP(4,1)");
+  CHECK(train::load_experiment("ex-2.10.1").model.name() == "CNColorMLP(5,2)");
 }
 
 TEST_CASE("m2 training: a short ex-2.9.1 run is byte-identical at 1 and 2 threads") {
@@ -353,6 +360,30 @@ TEST_CASE("m2 intervene command: writes its outputs and rejects bad input with c
   o.quiet = true;
   o.out = (dir / "run").string();
   train::run(o);
+
+  {  // The organization loss models are selected by, recomputed in double from the trained model: the
+     // anchor on pure red alone (1 - cos(z, e0)) plus the subspace term over the 42 colors of S V = 1.
+    const train::TrainedModel trained = train::load_trained_model(o.out);
+    Tape<float> tape;
+    Rng unused(0, Stream::Init);
+    Autoencoder<float> model = make_model(tape, trained.model, unused);
+    const std::vector<Parameter<float>> params = model.parameters();
+    for (std::size_t p = 0; p < params.size(); ++p) params[p].tensor.value() = trained.values[p];
+    const color::ColorSet cube = color::rgb_cube(8);
+    const Matrix<float> z = color::encode(model, tape, cube.rgb);
+    double anchor = 0, subspace = 0;
+    int reds = 0, vibrant = 0;
+    for (long i = 0; i < z.rows(); ++i) {
+      const auto c = cube.rgb.row(i);
+      if (c(0) == 1 && c(1) == 0 && c(2) == 0) anchor += 1 - z(i, 0) / z.row(i).cast<double>().norm(), ++reds;
+      if (c.maxCoeff() - c.minCoeff() == 1) subspace += double(z(i, 2)) * z(i, 2) + double(z(i, 3)) * z(i, 3), ++vibrant;
+    }
+    CHECK(reds == 1);
+    CHECK(vibrant == 42);
+    const nlohmann::json metrics = nlohmann::json::parse(test::read_file(fs::path(o.out) / "summary.json"))["metrics"];
+    CHECK(metrics["organization_validation"].get<double>() ==
+          doctest::Approx(anchor / reds + subspace / vibrant).epsilon(1e-5));
+  }
 
   const std::string run = o.out, out = (dir / "suppress").string();
   REQUIRE(intervene_cli({run, "--suppress", "red", "--p", "0", "--out", out, "--quiet"}).code == 0);
@@ -386,7 +417,25 @@ TEST_CASE("m2 intervene command: writes its outputs and rejects bad input with c
   const std::string rows = test::read_file(table);
   CHECK(std::count(rows.begin(), rows.end(), '\n') == 3);
 
+  // Subspace suppression (the paper's 2.7.1): dims zeroed after the normalization, scored against
+  // vibrancy. It is not ablation: ablation renormalizes the dims left, zeroing does not.
+  REQUIRE(intervene_cli({run, "--zero", "0,1", "--concept", "vibrancy", "--score-power", "2.3", "--quiet"}).code == 0);
+  REQUIRE(intervene_cli({run, "--ablate", "0,1", "--concept", "vibrancy", "--quiet"}).code == 0);
+  const nlohmann::json zeroed = nlohmann::json::parse(test::read_file(fs::path(run) / "intervene-zero-0+1" / "summary.json"));
+  const nlohmann::json ablated = nlohmann::json::parse(test::read_file(fs::path(run) / "intervene-ablate-0+1" / "summary.json"));
+  CHECK(zeroed["intervention"]["kind"] == "zero");
+  CHECK(zeroed["intervention"]["dims"] == nlohmann::json::array({0, 1}));
+  CHECK(zeroed["score"]["concept"] == "vibrancy");
+  CHECK(zeroed["score"]["concept_hsv"].is_null());
+  CHECK(zeroed["score"]["power"] == 2.3);
+  CHECK(zeroed["red_dmse"].get<double>() > 0.01);  // the hue plane holds red ...
+  CHECK(zeroed["named"]["gray"]["dmse"].get<double>() < zeroed["red_dmse"].get<double>() / 10);  // ... not gray
+  CHECK(zeroed["named"]["red"]["mse_after"] != ablated["named"]["red"]["mse_after"]);
+  CHECK(zeroed["score"]["r2"].get<double>() > 0);
+
   // Bad input: errors that name the problem.
+  CHECK(intervene_error({run, "--ablate", "0", "--concept", "blue", "--quiet"})
+            .find("unknown concept 'blue' (known: red, vibrancy)") != std::string::npos);
   CHECK(intervene_error({(dir / "nowhere").string(), "--suppress", "red", "--quiet"})
             .find("spheregrad intervene: error: no such run folder") != std::string::npos);
   CHECK(intervene_error({run, "--suppress", "blue", "--quiet"}).find("unknown concept 'blue' (known: red)") !=
@@ -404,6 +453,8 @@ TEST_CASE("m2 intervene command: writes its outputs and rejects bad input with c
   usage_error({"--suppress", "red"}, "RUN_DIR is required");
   usage_error({run, "--ablate", "0", "--p", "1", "--quiet"}, "--a0, --b and --p shape --suppress and --repel only");
   usage_error({run, "--suppress", "red", "--ablate", "0"}, "choose one intervention");
+  usage_error({run, "--suppress", "red", "--concept", "vibrancy"}, "--concept is for --ablate, --prune and --zero");
+  usage_error({run, "--zero", "0", "--p", "0"}, "--a0, --b and --p shape --suppress and --repel only");
   usage_error({run, "--ablate", "x"}, "--ablate expects bottleneck dims like 0 or 0,2, got 'x'");
   usage_error({run, "--suppress", "red", "--b", "2"}, "falloff: b must be in [0, 1]");
   usage_error({run, run, "--suppress", "red", "--out", out}, "--out takes one RUN_DIR");

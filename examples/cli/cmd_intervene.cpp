@@ -101,7 +101,7 @@ int intervene(const CLI::App& command, const Settings& s) {
   const bool falloff_given = command.count("--a0") || command.count("--b") || command.count("--p");
   if (!latent && falloff_given) throw CLI::ValidationError("--a0, --b and --p shape --suppress and --repel only");
   if (latent && command.count("--concept"))
-    throw CLI::ValidationError("--concept is for --ablate and --prune (--" + std::string(kind_name(r.kind)) +
+    throw CLI::ValidationError("--concept is for --ablate, --prune and --zero (--" + std::string(kind_name(r.kind)) +
                                " names its own)");
   if (!s.out.empty() && s.runs.size() > 1)
     throw CLI::ValidationError("--out takes one RUN_DIR; with several, use --name");
@@ -165,13 +165,15 @@ int intervene(const CLI::App& command, const Settings& s) {
 void add_intervene(CLI::App& program, int& exit_code) {
   auto s = std::make_shared<Settings>();
   CLI::App* command =
-      program.add_subcommand("intervene", "suppress, repel, ablate or prune a concept in trained runs; score it");
+      program.add_subcommand("intervene", "suppress, repel, ablate, prune or zero a concept in trained runs; score it");
   command->add_option("RUN_DIR", s->runs, "trained runs' folders")->required();
   const std::pair<Kind, const char*> interventions[] = {
       {Kind::Suppress, "x' = x - g(a) (x.v) v, a = clamp(x.v, 0, 1), v the concept's direction"},
       {Kind::Repel, "turn x in the plane of (x, v), keeping |x|, to cos(x', v) = a (1 - g(a))"},
       {Kind::Ablate, "zero the bottleneck's producer rows and biases and consumer columns"},
-      {Kind::Prune, "delete those dims (a model with a narrower bottleneck)"}};
+      {Kind::Prune, "delete those dims (a model with a narrower bottleneck)"},
+      {Kind::Zero, "zero those dims of the normalized bottleneck, without renormalizing\n"
+                   "(subspace suppression: |z'| <= 1)"}};
   for (const auto& [kind, help] : interventions) {
     const std::string name = std::string("--") + kind_name(kind);
     add_converted(*command, name, [s, kind, name](const std::string& v) { choose(s->request, kind, name, v); }, help)
@@ -183,11 +185,12 @@ void add_intervene(CLI::App& program, int& exit_code) {
   add_number(*command, "--b", s->request.falloff.b, "the falloff's b (default 1)");
   add_number(*command, "--p", s->request.falloff.p, "the falloff's p (default 2; 0 removes the whole positive component)");
   command->add_option("--concept", s->request.concept_label,
-                      "the concept the score compares with, for --ablate/--prune (default red)")
+                      "what the score compares with, for --ablate/--prune/--zero: a concept\n"
+                      "(default red) or vibrancy")
       ->type_name("LABEL");
   add_number(*command, "--score-power", s->request.score_power,
              "the score's power of the similarity (default 2 for suppress/repel,\n"
-             "3 for ablate/prune)",
+             "3 for ablate/prune/zero)",
              0);
   command->add_option("--out", s->out, "output folder (one run only; default RUN_DIR/<name>)")->type_name("DIR");
   add_converted(
@@ -209,13 +212,15 @@ void add_intervene(CLI::App& program, int& exit_code) {
       "how precisely the intervention hits its concept: every color's reconstruction MSE before\n"
       "and after, on the RGB 8^3 cube, the 17 named colors, HSV slices and a hue sweep.\n"
       "\n"
-      "Exactly one intervention: --suppress, --repel, --ablate or --prune. LABEL is a concept the\n"
-      "run's preset anchors (known: red, whose direction is the preset's anchor axis, +dim 0);\n"
-      "DIMS is a comma-separated list of bottleneck dims, e.g. 0 or 0,2.\n"
+      "Exactly one intervention: --suppress, --repel, --ablate, --prune or --zero. LABEL is a\n"
+      "concept the run's preset anchors (known: red, whose direction is the preset's anchor axis,\n"
+      "+dim 0); DIMS is a comma-separated list of bottleneck dims, e.g. 0 or 0,2.\n"
       "\n"
       "The score: R^2 = r^2, r the Pearson correlation over the RGB 8^3 cube between each color's\n"
       "MSE after the intervention and sim(color, concept)^power, sim = eff (1 - |s1 - s2|)(1 - |v1 - v2|),\n"
-      "eff = r hue_sim + (1 - r), r = (s1 v1 + s2 v2) / 2, hue_sim = max(0, (90 - dhue) / 90).\n"
+      "eff = r hue_sim + (1 - r), r = (s1 v1 + s2 v2) / 2, hue_sim = max(0, (90 - dhue) / 90);\n"
+      "with --concept vibrancy, the color's vibrancy S V in place of sim (a hue subspace's score,\n"
+      "e.g. --zero 0,1 --concept vibrancy --score-power 2.3).\n"
       "\n"
       "outputs per run: colors.csv (per color: set, name, rgb, hsv, sim, sim^power, mse_before,\n"
       "mse_after, dmse, the reconstruction after), summary.json (the intervention, r, R^2, the fit,\n"

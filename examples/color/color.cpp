@@ -126,17 +126,18 @@ double vibrancy(const float* c) {
 double greenness(const float* c) { return c[1] * (1.0 - c[0] / 2.0 - c[2] / 2.0); }
 double blueness(const float* c) { return c[2] * (1.0 - c[0] / 2.0 - c[1] / 2.0); }
 
-double LabelRule::probability(const float* rgb) const {
-  double b = 0;
+double LabelRule::quantity(const float* rgb) const {
   switch (base) {
-    case Base::Redness: b = redness(rgb); break;
-    case Base::Greenness: b = greenness(rgb); break;
-    case Base::Blueness: b = blueness(rgb); break;
-    case Base::Vibrancy: b = vibrancy(rgb); break;
-    case Base::Desaturation: b = 1 - vibrancy(rgb); break;
+    case Base::Redness: return redness(rgb);
+    case Base::Greenness: return greenness(rgb);
+    case Base::Blueness: return blueness(rgb);
+    case Base::Vibrancy: return vibrancy(rgb);
+    case Base::Desaturation: return 1 - vibrancy(rgb);
   }
-  return scale * std::pow(b, power);
+  return 0;
 }
+
+double LabelRule::probability(const float* rgb) const { return scale * std::pow(quantity(rgb), power); }
 
 namespace {
 

@@ -66,7 +66,11 @@ struct LabelRule {
   std::string name;
   Base base = Base::Redness;
   double scale = 1, power = 1;
+  double quantity(const float* rgb) const;  // base(color), in [0, 1]
   double probability(const float* rgb) const;
+  // The label without chance: the color has it when its quantity is 1 (red: pure red only;
+  // vibrant: S V = 1) -- the exact validation labels of the paper's model selection.
+  bool exact(const float* rgb) const { return quantity(rgb) >= 1.0; }
 };
 
 // ------------------------------------------------------------------ curriculum focus

@@ -60,6 +60,7 @@ const char* kind_name(Kind k) {
     case Kind::Repel: return "repel";
     case Kind::Ablate: return "ablate";
     case Kind::Prune: return "prune";
+    case Kind::Zero: return "zero";
     default: return "none";
   }
 }
@@ -93,6 +94,7 @@ Outcome run_intervention(const std::string& dir, const Request& request, const s
   const bool latent = request.edits_latents();
   o.power = request.score_power >= 0 ? request.score_power : latent ? 2.0 : 3.0;
   const std::string& concept_label = latent ? request.label : request.concept_label;
+  const bool by_vibrancy = !latent && concept_label == "vibrancy";
   color::Hsv reference{};
   if (latent) {
     // The direction comes from the preset the run was trained with (its anchor axis).
@@ -102,14 +104,17 @@ Outcome run_intervention(const std::string& dir, const Request& request, const s
     o.direction = target.direction;
     reference = target.hsv;
     o.target = request.label;
-  } else {
+  } else if (!by_vibrancy) {
     bool found = false;
     std::string known;
     for (const auto& [name, hsv] : concept_colors()) {
       known += (known.empty() ? "" : ", ") + name;
       if (name == request.concept_label) reference = hsv, found = true;
     }
-    if (!found) throw std::invalid_argument("unknown concept '" + request.concept_label + "' (known: " + known + ")");
+    if (!found)
+      throw std::invalid_argument("unknown concept '" + request.concept_label + "' (known: " + known + ", vibrancy)");
+  }
+  if (!latent) {
     check_dims(request.dims, k);  // names the run's width in the message
     o.target = "dims " + request.dims_text();
   }
@@ -121,6 +126,12 @@ Outcome run_intervention(const std::string& dir, const Request& request, const s
     after = reconstruct(model, tape, colors.rgb, [&](const Matrix<float>& x) {
       return request.kind == Kind::Suppress ? suppress(x, o.direction, request.falloff)
                                             : repel(x, o.direction, request.falloff);
+    });
+  } else if (request.kind == Kind::Zero) {
+    after = reconstruct(model, tape, colors.rgb, [&](const Matrix<float>& x) {
+      Matrix<float> y = x;
+      for (int d : request.dims) y.col(d).setZero();
+      return y;
     });
   } else {
     // Both weight edits whenever the model can be pruned: the table reports how far apart they
@@ -147,7 +158,7 @@ Outcome run_intervention(const std::string& dir, const Request& request, const s
   std::vector<double> sim(n), sim_p(n);
   for (long i = 0; i < n; ++i) {
     hsv[i] = color::rgb_to_hsv({colors.rgb(i, 0), colors.rgb(i, 1), colors.rgb(i, 2)});
-    sim[i] = hsv_similarity(hsv[i], reference);
+    sim[i] = by_vibrancy ? color::vibrancy(colors.rgb.row(i).data()) : hsv_similarity(hsv[i], reference);
     sim_p[i] = std::pow(sim[i], o.power);
   }
   const int cube = colors.begin("cube"), cube_n = 512;
@@ -198,7 +209,8 @@ Outcome run_intervention(const std::string& dir, const Request& request, const s
       {"run", dir}, {"experiment", trained.label}, {"seed", trained.seed}, {"model", trained.model},
       {"intervention", intervention},
       {"score",
-       {{"concept", concept_label}, {"concept_hsv", {reference.h, reference.s, reference.v}},
+       {{"concept", concept_label},
+        {"concept_hsv", by_vibrancy ? nlohmann::ordered_json() : nlohmann::ordered_json{reference.h, reference.s, reference.v}},
         {"power", o.power}, {"colors", "RGB 8^3 cube"}, {"n", o.fit.n}, {"r", o.fit.r}, {"r2", o.fit.r2},
         {"slope", o.fit.slope}, {"intercept", o.fit.intercept}}},
       {"red_dmse", o.red_dmse}, {"cyan_dmse", o.cyan_dmse},
@@ -213,7 +225,8 @@ Outcome run_intervention(const std::string& dir, const Request& request, const s
                                  figures::patches_svg(colors.rgb, before, slice, o.title + ", before"));
   figures::write_file_atomically(folder + "mse_vs_hue.svg",
                                  figures::mse_vs_hue_svg(mse_before, mse_after, hue, o.title));
-  const std::string x_label = "sim(color, " + concept_label + ")^" + figures::format("%g", o.power);
+  const std::string x_label =
+      (by_vibrancy ? std::string("vibrancy") : "sim(color, " + concept_label + ")") + "^" + figures::format("%g", o.power);
   figures::write_file_atomically(folder + "error_vs_similarity.svg",
                                  figures::error_vs_similarity_svg(cube_x, cube_y, colors.rgb.middleRows(cube, cube_n),
                                                                   o.fit, o.title, x_label));

@@ -13,17 +13,21 @@
 
 namespace sg::intervene {
 
-enum class Kind { None, Suppress, Repel, Ablate, Prune };
+// Zero sets dims of the normalized bottleneck to 0 without renormalizing (the paper's subspace
+// suppression: ||z'|| <= 1), unlike Ablate, whose remaining dims renormalize among themselves.
+enum class Kind { None, Suppress, Repel, Ablate, Prune, Zero };
 
-const char* kind_name(Kind k);  // "suppress", "repel", "ablate", "prune"; "none"
+const char* kind_name(Kind k);  // "suppress", "repel", "ablate", "prune", "zero"; "none"
 
 struct Request {
   Kind kind = Kind::None;
   std::string label;                  // suppress/repel: the concept
-  std::vector<int> dims;              // ablate/prune
-  std::string concept_label = "red";  // ablate/prune: the concept the score compares with
+  std::vector<int> dims;              // ablate/prune/zero
+  // ablate/prune/zero: what the score compares with -- a concept color (sim(color, concept)), or
+  // "vibrancy" (the color's S V: how strongly a subspace of the vibrant hues should be hit)
+  std::string concept_label = "red";
   Falloff falloff;                    // suppress/repel
-  double score_power = -1;            // < 0: the kind's default, 2 for suppress/repel, 3 for ablate/prune
+  double score_power = -1;            // < 0: the kind's default, 2 for suppress/repel, 3 for the others
   bool edits_latents() const { return kind == Kind::Suppress || kind == Kind::Repel; }
   std::string dims_text() const;  // the dims sorted, joined by '+': "0+2"
 };

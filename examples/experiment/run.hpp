@@ -114,6 +114,7 @@ class Run {
   void update_focus(Source& s);
   void draw_batch(const Source& s, int step);  // the batch of `step` (Experiment::batch_at)
   std::optional<Tensor<float>> sample_weights(const BoundRegularizer* r, const Source& s);
+  double organization_validation();
   void probe(int step, const std::string& term, double weight, double raw, Tensor<float> weighted, Tensor<float> z,
              const float* alpha);
   void train_step(int step);

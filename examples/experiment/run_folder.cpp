@@ -238,6 +238,7 @@ void Run::write_outputs(const Result& result) {
       {"separate_final", std::isnan(m.separate_final) ? nlohmann::ordered_json() : nlohmann::ordered_json(m.separate_final)},
       {"hue_resultant", m.hue_resultant}, {"fold_deg", m.fold_deg}, {"gap_deg", m.gap_deg},
       {"spacing_error_deg", m.spacing_error_deg}, {"visible_fold", m.visible_fold()}};
+  if (!std::isnan(m.organization_validation)) metrics["organization_validation"] = m.organization_validation;
   if (k_ > 2) {
     metrics["dome_height"] = m.dome_height;
     metrics["dome_consistency"] = m.dome_consistency;
@@ -375,6 +376,7 @@ FinishedRun load_run(const std::string& dir) {
     f.fold_deg = m.value("fold_deg", NAN);  // absent from the summaries of 0.2.0
     f.gap_deg = m.value("gap_deg", NAN);
     f.spacing_error_deg = m.value("spacing_error_deg", NAN);
+    f.organization_validation = m.value("organization_validation", NAN);  // only with organization terms
     f.separate_final = m.at("separate_final").is_null() ? NAN : m.at("separate_final").get<double>();
     for (const std::string& name : color::named_colors().name) f.recon_mse_named.push_back(m.at("recon_mse_named").at(name));
   } catch (const nlohmann::json::exception& e) {

@@ -243,6 +243,36 @@ std::optional<Tensor<float>> Run::sample_weights(const BoundRegularizer* r, cons
   return loss::selection_weights(tape_, affinities, labels_, batch_rows_, by_focus ? focus_of_sample_.data() : nullptr);
 }
 
+// The organization loss the paper selects models by: every anchor, subspace and planarity term
+// of the experiment (plain, anti- or selective) on the RGB 8^3 validation cube, a selective term
+// over the colors that carry its labels exactly (color::LabelRule::exact), each term its mean over
+// the colors it acts on, unweighted, summed over the terms. NaN without such a term.
+double Run::organization_validation() {
+  const color::ColorSet cube = color::rgb_cube(8);
+  const auto mark = tape_.mark();
+  NoGrad<float> no_grad(tape_);
+  const Tensor<float> z = model_.encoder.forward(tape_.tensor(cube.rgb));
+  loss::Labels exact;
+  for (const color::LabelRule& rule : rules_)
+    for (long i = 0; i < cube.rgb.rows(); ++i) exact[rule.name].push_back(rule.exact(cube.rgb.row(i).data()));
+  double sum = 0;
+  bool any = false;
+  for (const BoundRegularizer& r : regs_) {
+    const TermKind k = r.spec->kind;
+    if (k != TermKind::Anchor && k != TermKind::AngularAnchor && k != TermKind::AntiAnchor &&
+        k != TermKind::Subspace && k != TermKind::Planarity)
+      continue;
+    const std::optional<Tensor<float>> term =
+        r.spec->affinities.empty() ? std::optional(mean(per_sample_term(r, z)))
+                                   : loss::weighted_mean(per_sample_term(r, z),
+                                                         loss::selection_weights(tape_, r.spec->affinities, exact,
+                                                                                 int(cube.rgb.rows())));
+    if (term) sum += term->item(), any = true;
+  }
+  tape_.rewind(mark);
+  return any ? sum : NAN;
+}
+
 // The gradient of one weighted term with respect to the latents it acts on, split into radial
 // and tangential parts, averaged over the rows the term acts on: those with a non-zero
 // per-sample weight `alpha` (every row when null), so a selective term on one sample of 64 reads
@@ -362,6 +392,7 @@ Result Run::train() {
   result.final_total = total_value_;
   result.final_recon = recon_value_;
   result.metrics = color::measure(model_, tape_, exp_.heldout);
+  result.metrics.organization_validation = organization_validation();
   result.probes = probes_;
   result.metrics.separate_final = NAN;
   for (const BoundRegularizer& r : regs_)

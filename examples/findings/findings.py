@@ -121,7 +121,8 @@ def run_once(args, out, command, product):
     shown = " ".join(command)
     if len(shown) > 300:  # an intervention on 60 run folders
         shown = shown[:150] + " ... " + shown[-120:]
-    print(("findings: reusing " if reuse else "findings: ") + shown, file=sys.stderr)
+    name = os.path.splitext(os.path.basename(sys.argv[0]))[0]  # findings, or paper when paper.py uses this
+    print(f"{name}: " + ("reusing " if reuse else "") + shown, file=sys.stderr)
     if not reuse:
         subprocess.run(command, check=True)
         os.makedirs(out, exist_ok=True)
@@ -1088,13 +1089,26 @@ def cube(args, seeds):
 
 # ---------------------------------------------------------------- the document
 
-def replace_regions(text, parts):
+def replace_regions(text, parts, prefix="findings"):
+    """Each part's body between its markers <!-- PREFIX:NAME begin --> and <!-- PREFIX:NAME end -->."""
     for name, body in parts.items():
-        pattern = re.compile(r"(<!-- findings:%s begin -->\n).*?(<!-- findings:%s end -->)" % (name, name), re.S)
+        pattern = re.compile(r"(<!-- %s:%s begin -->\n).*?(<!-- %s:%s end -->)" % (prefix, name, prefix, name), re.S)
         if not pattern.search(text):
-            sys.exit(f"findings: the document has no region '{name}' (<!-- findings:{name} begin --> ... end -->)")
+            sys.exit(f"{prefix}: the document has no region '{name}' (<!-- {prefix}:{name} begin --> ... end -->)")
         text = pattern.sub(lambda m: m.group(1) + body + "\n" + m.group(2), text)
     return text
+
+
+def rewrite_document(args, parts, prefix):
+    """args.doc with its regions replaced, to args.write (or over args.doc), atomically. The document is
+    read only now, after the runs, so that prose edited meanwhile is kept."""
+    with open(args.doc) as f:
+        text = replace_regions(f.read(), parts, prefix)
+    target = args.write or args.doc
+    with open(target + ".tmp", "w") as f:
+        f.write(text)
+    os.replace(target + ".tmp", target)
+    print(f"{prefix}: wrote {target}", file=sys.stderr)
 
 
 def main():
@@ -1118,8 +1132,6 @@ def main():
                         "never passes it, as a new build may measure differently)")
     args = p.parse_args()
     args.cli = os.path.join(".", os.path.normpath(args.cli))  # one spelling, so that --reuse recognizes a command
-    with open(args.doc) as f:
-        text = f.read()
     table, final, cur_row = curriculum(args, args.seeds)
     origin_table, origin_row = origin(args, args.seeds, final)
     midway_table, midway_row = midway(args, args.midway_seeds)
@@ -1142,13 +1154,7 @@ def main():
     parts = {"summary": summary, "ex17": ex17_table, "constant": constant_table, "gently": gently_table, "spikes": spikes_table, "spikes50": spikes50_table, "soft": soft_table, "ablations": ablation_table,
              "curriculum": table, "origin": origin_table, "midway": midway_table,
              "epoch": epochs(args, args.seeds, final), "conflict": conflict_table, "magnitudes": magnitudes_text, "m2": m2_table, "ex12": ex12_table, "ex13": ex13_table, "cube": cube_table, "pictures": pictures(args, final)}
-    text = replace_regions(text, parts)
-    target = args.write or args.doc
-    tmp = target + ".tmp"
-    with open(tmp, "w") as f:
-        f.write(text)
-    os.replace(tmp, target)
-    print(f"findings: wrote {target}", file=sys.stderr)
+    rewrite_document(args, parts, "findings")
 
 
 if __name__ == "__main__":
