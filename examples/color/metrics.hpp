@@ -55,7 +55,7 @@ struct FinalMetrics {
   // plot (a unit circle some 10 cm across) they are under 9 mm of arc -- the published crumple
   // rate was judged by eye on such plots.
   // The organization loss of the paper's model selection, on the RGB 8^3 cube with exact labels
-  // (train.cpp, Run::organization_validation); NaN for a run without organization terms.
+  // (probes.cpp, Run::organization_validation); NaN for a run without organization terms.
   double organization_validation = NAN;
   static constexpr double kVisibleFoldDeg = 10;
   bool visible_fold() const { return fold_deg >= kVisibleFoldDeg; }

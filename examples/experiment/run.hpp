@@ -30,6 +30,9 @@ struct BoundRegularizer {
   double last_raw = NAN;
 };
 
+// The term's per-sample values on latents z (B, k), before any selection or weighting (train.cpp).
+Tensor<float> per_sample_term(const BoundRegularizer& r, Tensor<float> z);
+
 // A curve kept as the means of windows of `window` steps (finite values only; NaN where a
 // window has none): about 500 points whatever the run's length, so memory stays flat over
 // 10^6 steps, and the figures get readable lines instead of 10^4 noisy steps.

@@ -1,6 +1,6 @@
 // examples/experiment/train.cpp -- the training loop: data sources, labels, the terms of each
 // step (the experiment itself, already checked, comes from experiment.cpp; outputs and
-// checkpoints are in run_folder.cpp).
+// checkpoints are in run_folder.cpp; the gradient probes and the organization loss in probes.cpp).
 #include "examples/experiment/train.hpp"
 
 #include <sys/resource.h>
@@ -28,21 +28,6 @@ using Clock = std::chrono::steady_clock;
 
 volatile std::sig_atomic_t stop_signal = 0;
 extern "C" void request_stop(int signal) { stop_signal = signal; }
-
-Tensor<float> per_sample_term(const BoundRegularizer& r, Tensor<float> z) {
-  const Regularizer& s = *r.spec;
-  switch (s.kind) {
-    case TermKind::Unitarity: return loss::unitarity(z);
-    case TermKind::Planarity: return loss::planarity(z);
-    case TermKind::Subspace: return loss::subspace(z, s.dims, s.invert);
-    case TermKind::AngularRepulsion: return loss::angular_repulsion_fused(z, s.angular);
-    case TermKind::EuclideanRepulsion: return loss::euclidean_repulsion(z, s.euclidean);
-    case TermKind::Anchor: return loss::anchor(z, r.point);
-    case TermKind::AngularAnchor: return loss::angular_anchor(z, r.point);
-    case TermKind::AntiAnchor: return loss::anti_anchor(z, r.point, s.hemi);
-    default: throw std::logic_error("per_sample_term: not a per-sample term");
-  }
-}
 
 void check_finite(double v, const std::string& what, int step) {
   if (!std::isfinite(v))
@@ -90,6 +75,21 @@ long peak_rss_kb() {
 }
 
 }  // namespace
+
+Tensor<float> per_sample_term(const BoundRegularizer& r, Tensor<float> z) {
+  const Regularizer& s = *r.spec;
+  switch (s.kind) {
+    case TermKind::Unitarity: return loss::unitarity(z);
+    case TermKind::Planarity: return loss::planarity(z);
+    case TermKind::Subspace: return loss::subspace(z, s.dims, s.invert);
+    case TermKind::AngularRepulsion: return loss::angular_repulsion_fused(z, s.angular);
+    case TermKind::EuclideanRepulsion: return loss::euclidean_repulsion(z, s.euclidean);
+    case TermKind::Anchor: return loss::anchor(z, r.point);
+    case TermKind::AngularAnchor: return loss::angular_anchor(z, r.point);
+    case TermKind::AntiAnchor: return loss::anti_anchor(z, r.point, s.hemi);
+    default: throw std::logic_error("per_sample_term: not a per-sample term");
+  }
+}
 
 Run::Run(const Options& o)
     : o_(o), exp_(o_.experiment), batch_(exp_.batch),
@@ -241,61 +241,6 @@ std::optional<Tensor<float>> Run::sample_weights(const BoundRegularizer* r, cons
   const loss::Affinities& affinities = r ? r->spec->affinities : kEverySample;
   if (!by_focus && affinities.empty()) return std::nullopt;
   return loss::selection_weights(tape_, affinities, labels_, batch_rows_, by_focus ? focus_of_sample_.data() : nullptr);
-}
-
-// The organization loss the paper selects models by: every anchor, subspace and planarity term
-// of the experiment (plain, anti- or selective) on the RGB 8^3 validation cube, a selective term
-// over the colors that carry its labels exactly (color::LabelRule::exact), each term its mean over
-// the colors it acts on, unweighted, summed over the terms. NaN without such a term.
-double Run::organization_validation() {
-  const color::ColorSet cube = color::rgb_cube(8);
-  const auto mark = tape_.mark();
-  NoGrad<float> no_grad(tape_);
-  const Tensor<float> z = model_.encoder.forward(tape_.tensor(cube.rgb));
-  loss::Labels exact;
-  for (const color::LabelRule& rule : rules_)
-    for (long i = 0; i < cube.rgb.rows(); ++i) exact[rule.name].push_back(rule.exact(cube.rgb.row(i).data()));
-  double sum = 0;
-  bool any = false;
-  for (const BoundRegularizer& r : regs_) {
-    const TermKind k = r.spec->kind;
-    if (k != TermKind::Anchor && k != TermKind::AngularAnchor && k != TermKind::AntiAnchor &&
-        k != TermKind::Subspace && k != TermKind::Planarity)
-      continue;
-    const std::optional<Tensor<float>> term =
-        r.spec->affinities.empty() ? std::optional(mean(per_sample_term(r, z)))
-                                   : loss::weighted_mean(per_sample_term(r, z),
-                                                         loss::selection_weights(tape_, r.spec->affinities, exact,
-                                                                                 int(cube.rgb.rows())));
-    if (term) sum += term->item(), any = true;
-  }
-  tape_.rewind(mark);
-  return any ? sum : NAN;
-}
-
-// The gradient of one weighted term with respect to the latents it acts on, split into radial
-// and tangential parts, averaged over the rows the term acts on: those with a non-zero
-// per-sample weight `alpha` (every row when null), so a selective term on one sample of 64 reads
-// its own gradient, not 1/64 of it. Runs its own backward pass; parameter gradients are zeroed
-// afterwards.
-void Run::probe(int step, const std::string& term, double weight, double raw, Tensor<float> weighted,
-                Tensor<float> z, const float* alpha) {
-  tape_.backward(weighted);
-  const Matrix<float> g = z.grad(), zv = z.value();
-  const loss::GradientParts<float> parts = loss::split_gradient<float>(zv, g);
-  GradientProbe p{step, term, weight, raw};
-  for (long i = 0; i < zv.rows(); ++i) {
-    if (alpha && alpha[i] == 0) continue;
-    const double norm = zv.row(i).cast<double>().norm();
-    p.radial += norm > 0 ? zv.row(i).cast<double>().dot(g.row(i).cast<double>()) / norm : 0.0;
-    p.radial_abs += parts.radial.row(i).cast<double>().norm();
-    p.tangential_abs += parts.tangential.row(i).cast<double>().norm();
-    p.radial_cosine += parts.cosine[i];
-    ++p.rows;
-  }
-  const double n = double(p.rows);
-  p.radial /= n, p.radial_abs /= n, p.tangential_abs /= n, p.radial_cosine /= n;
-  probes_.push_back(p);
 }
 
 void Run::train_step(int step) {
