@@ -207,7 +207,7 @@ paper: $(CLI)
 	/usr/bin/python3 examples/paper/paper.py --cli ./$(CLI)
 
 paper-check: $(CLI)
-	/usr/bin/python3 examples/paper/paper.py --cli ./$(CLI) --seeds 0-3 --out $(BUILD)/paper-check \
+	/usr/bin/python3 examples/paper/paper.py --cli ./$(CLI) --seeds 0-3 --tail-seeds 4-7 --out $(BUILD)/paper-check \
 	  --write $(BUILD)/paper-check.md
 
 # Extra arguments for Google Benchmark, e.g. make bench BENCH_ARGS=--benchmark_filter=Repulsion

@@ -32,6 +32,12 @@ for ex in ex-1.7 ex-1.6-stepped ex-2.4.1; do
   check "$OUT/$ex/report.html" 3 || failures=$((failures + 1))
   browse "$OUT/$ex/report.html" --window-size=1250,1000 --screenshot="$OUT/$ex.png" > /dev/null
 done
+# Two interventions add themselves to their run's report, each with its three panels.
+"$SG" intervene "$OUT/ex-2.4.1" --suppress red --p 0 --overwrite --quiet &&
+  "$SG" intervene "$OUT/ex-2.4.1" --ablate 0 --overwrite --quiet &&
+  check "$OUT/ex-2.4.1/report.html" 3 && browse "$OUT/ex-2.4.1/report.html" --dump-dom | grep -q 'data-interventions="2"' ||
+  { echo "FAILED: $OUT/ex-2.4.1/report.html: the interventions are not all shown"; failures=$((failures + 1)); }
+browse "$OUT/ex-2.4.1/report.html" --window-size=1250,3000 --screenshot="$OUT/ex-2.4.1-interventions.png" > /dev/null
 # A comparison of two curricula, and a sweep of two experiments.
 "$SG" compare ex-1.6-smooth ex-1.6-stepped --steps 1200 --overwrite --quiet --out "$OUT/compare" &&
   check "$OUT/compare/comparison.html" 14 || failures=$((failures + 1))

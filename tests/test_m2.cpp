@@ -25,6 +25,7 @@
 #include "examples/color/metrics.hpp"
 #include "examples/experiment/train.hpp"
 #include "examples/experiment/trained_model.hpp"
+#include "examples/report/figures.hpp"
 #include "losses/losses.hpp"
 #include "nn/models.hpp"
 #include "schedule/timeline.hpp"
@@ -386,6 +387,7 @@ TEST_CASE("m2 intervene command: writes its outputs and rejects bad input with c
   }
 
   const std::string run = o.out, out = (dir / "suppress").string();
+  const nlohmann::json report_before = figures::report_data(run + "/report.html");
   REQUIRE(intervene_cli({run, "--suppress", "red", "--p", "0", "--out", out, "--quiet"}).code == 0);
   for (const char* f : {"colors.csv", "summary.json", "patches.svg", "patches_baseline.svg", "mse_vs_hue.svg",
                         "error_vs_similarity.svg"})
@@ -466,6 +468,22 @@ TEST_CASE("m2 intervene command: writes its outputs and rejects bad input with c
         std::string::npos);
   CHECK(test::read_file(fs::path(out) / "summary.json") == summary_before);
   CHECK(intervene_cli({run, "--suppress", "red", "--p", "0", "--out", out, "--quiet", "--overwrite"}).code == 0);
+  {  // The run's report.html shows each intervention once, by its folder (relative inside the run,
+     // absolute outside; --overwrite and the same run twice replace the entry), with the panels the
+     // intervention wrote, and keeps the run's own data.
+    nlohmann::json report = figures::report_data(run + "/report.html");
+    std::vector<std::string> folders;
+    for (const nlohmann::json& e : report["interventions"]) folders.push_back(e["folder"]);
+    const std::vector<std::string> expected = {fs::weakly_canonical(out).string(), fs::weakly_canonical(again).string(),
+                                               "pruned", "intervene-zero-0+1", "intervene-ablate-0+1"};
+    CHECK(folders == expected);
+    const nlohmann::json& entry = report["interventions"][2];
+    CHECK(entry["r2"] == pruned["score"]["r2"]);
+    CHECK(entry["patches"] == test::read_file(fs::path(run) / "pruned" / "patches.svg"));
+    CHECK(entry["errors"] == test::read_file(fs::path(run) / "pruned" / "mse_vs_hue.svg"));
+    report.erase("interventions");
+    CHECK(report == report_before);
+  }
   const std::string run_summary = test::read_file(fs::path(run) / "summary.json");
   usage_error({run, "--suppress", "red", "--out", run}, "would be the run folder");
   usage_error({run, "--suppress", "red", "--out", dir.string()}, "would be the run folder");
@@ -485,6 +503,16 @@ TEST_CASE("m2 intervene command: writes its outputs and rejects bad input with c
                                     err.string()).c_str());
     CHECK(WEXITSTATUS(status) == 1);
     CHECK(test::read_file(err).find("spheregrad intervene: error: no such run folder") != std::string::npos);
+    // Four processes at once on one run: every one arrives in its report.html.
+    std::string together;
+    for (int i = 0; i < 4; ++i)
+      together += program + " intervene " + run + " --ablate " + std::to_string(i) + " --name concurrent" +
+                  std::to_string(i) + " --quiet & ";
+    CHECK(WEXITSTATUS(std::system((together + "wait").c_str())) == 0);
+    int arrived = 0;
+    const nlohmann::json report = figures::report_data(run + "/report.html");
+    for (const nlohmann::json& e : report["interventions"]) arrived += e["folder"].get<std::string>().rfind("concurrent", 0) == 0;
+    CHECK(arrived == 4);
   }
   fs::remove_all(dir);
 }

@@ -111,8 +111,8 @@ int intervene(const CLI::App& command, const Settings& s) {
     throw CLI::ValidationError(e.what());
   }
 
-  // Every output is checked before anything runs: a run's own files are never written, and
-  // earlier results are not replaced without --overwrite.
+  // Every output is checked before anything runs: a run's results are never written (only its
+  // report.html gains the intervention), and earlier results are not replaced without --overwrite.
   namespace fs = std::filesystem;
   const auto within = [](const fs::path& inner, const fs::path& outer) {  // inner is outer or below it
     const fs::path a = fs::weakly_canonical(inner), b = fs::weakly_canonical(outer);

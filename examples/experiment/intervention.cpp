@@ -9,6 +9,10 @@
 #include <optional>
 #include <stdexcept>
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
 #include "examples/experiment/experiment.hpp"
 #include "examples/experiment/trained_model.hpp"
 #include "examples/report/figures.hpp"
@@ -50,6 +54,42 @@ ColorRows evaluated_colors() {
   for (int d = 0; d < 360; ++d) degrees.push_back(d / 360.0);
   for (const auto& level : figures::kSweepLevels) rows.add("hue", color::hsv_grid(degrees, {level[0]}, {level[1]}));
   return rows;
+}
+
+// The run's report.html shows the intervention too: its entry (the output folder, the score and
+// two of the paper's three panels; the page draws the third, the latents, from the run's own
+// data) is added to DATA.interventions, or replaces the entry of the same folder. The run's
+// results are untouched; the page is rewritten atomically, under a lock on the run folder, so
+// interventions on one run from several processes all arrive.
+void add_to_run_report(const std::string& dir, const Outcome& o, const std::string& patches, const std::string& errors) {
+  namespace fs = std::filesystem;
+  const std::string page = dir + "/report.html";
+  if (!fs::is_directory(dir) || !fs::exists(page)) return;  // a bare checkpoint has no report
+  const int lock = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY);
+  if (lock < 0 || ::flock(lock, LOCK_EX) != 0) {
+    if (lock >= 0) ::close(lock);
+    throw std::runtime_error("cannot lock " + dir + " to add the intervention to its report.html");
+  }
+  try {
+    nlohmann::json data = figures::report_data(page);
+    const fs::path out = fs::weakly_canonical(o.out_dir), run = fs::weakly_canonical(dir);
+    const std::string relative = out.lexically_relative(run).string();
+    const std::string folder = !relative.empty() && relative.rfind("..", 0) != 0 ? relative : out.string();
+    const nlohmann::json entry = {
+        {"folder", folder}, {"title", o.title}, {"r2", o.fit.r2}, {"power", o.power},
+        {"red_dmse", o.red_dmse}, {"cyan_dmse", o.cyan_dmse}, {"cube_before", o.cube_before},
+        {"cube_after", o.cube_after}, {"patches", patches}, {"errors", errors}};
+    nlohmann::json& list = data["interventions"];
+    if (!list.is_array()) list = nlohmann::json::array();
+    auto same = std::find_if(list.begin(), list.end(), [&](const nlohmann::json& e) { return e["folder"] == folder; });
+    if (same != list.end()) *same = entry;
+    else list.push_back(entry);
+    figures::write_file_atomically(page, figures::report_html(data.value("title", std::string()), data.dump()));
+  } catch (...) {
+    ::close(lock);
+    throw;
+  }
+  ::close(lock);  // releases the lock
 }
 
 }  // namespace
@@ -219,17 +259,18 @@ Outcome run_intervention(const std::string& dir, const Request& request, const s
   figures::write_file_atomically(folder + "summary.json", summary.dump(2) + "\n");
 
   const int slice = colors.begin("slice"), hue = colors.begin("hue");
-  figures::write_file_atomically(folder + "patches.svg",
-                                 figures::patches_svg(colors.rgb, after, slice, o.title + ", after"));
+  const std::string patches = figures::patches_svg(colors.rgb, after, slice, o.title + ", after");
+  const std::string errors = figures::mse_vs_hue_svg(mse_before, mse_after, hue, o.title);
+  figures::write_file_atomically(folder + "patches.svg", patches);
   figures::write_file_atomically(folder + "patches_baseline.svg",
                                  figures::patches_svg(colors.rgb, before, slice, o.title + ", before"));
-  figures::write_file_atomically(folder + "mse_vs_hue.svg",
-                                 figures::mse_vs_hue_svg(mse_before, mse_after, hue, o.title));
+  figures::write_file_atomically(folder + "mse_vs_hue.svg", errors);
   const std::string x_label =
       (by_vibrancy ? std::string("vibrancy") : "sim(color, " + concept_label + ")") + "^" + figures::format("%g", o.power);
   figures::write_file_atomically(folder + "error_vs_similarity.svg",
                                  figures::error_vs_similarity_svg(cube_x, cube_y, colors.rgb.middleRows(cube, cube_n),
                                                                   o.fit, o.title, x_label));
+  add_to_run_report(dir, o, patches, errors);
   return o;
 }
 

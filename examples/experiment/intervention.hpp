@@ -43,7 +43,8 @@ struct Outcome {
 // Applies `request` to the run in `dir` (its folder or checkpoint), measures every color's
 // reconstruction MSE before and after on the RGB 8^3 cube, the named colors, HSV slices and a hue
 // sweep, scores the change over the cube, and writes to `out_dir` (created): colors.csv,
-// summary.json, patches.svg, patches_baseline.svg, mse_vs_hue.svg, error_vs_similarity.svg.
+// summary.json, patches.svg, patches_baseline.svg, mse_vs_hue.svg, error_vs_similarity.svg; and
+// adds the intervention to the run's report.html, where the run folder has one.
 // Throws std::invalid_argument for a concept or dims the run cannot take, std::runtime_error
 // for a run that cannot be read.
 Outcome run_intervention(const std::string& dir, const Request& request, const std::string& out_dir);

@@ -114,10 +114,15 @@ def g3(x):
 
 # ---------------------------------------------------------------- runs
 
+def reusable(args, out, command, product):
+    """With --reuse: whether `product` exists, made by the same `command` (stamped in out/command.txt)."""
+    stamp = os.path.join(out, "command.txt")
+    return args.reuse and os.path.exists(product) and os.path.exists(stamp) and open(stamp).read() == " ".join(command)
+
+
 def run_once(args, out, command, product):
     """Runs `command` (which writes into the folder `out`) unless --reuse finds `product` made by the same command."""
-    stamp = os.path.join(out, "command.txt")
-    reuse = args.reuse and os.path.exists(product) and os.path.exists(stamp) and open(stamp).read() == " ".join(command)
+    reuse = reusable(args, out, command, product)
     shown = " ".join(command)
     if len(shown) > 300:  # an intervention on 60 run folders
         shown = shown[:150] + " ... " + shown[-120:]
@@ -126,7 +131,7 @@ def run_once(args, out, command, product):
     if not reuse:
         subprocess.run(command, check=True)
         os.makedirs(out, exist_ok=True)
-        with open(stamp, "w") as f:
+        with open(os.path.join(out, "command.txt"), "w") as f:
             f.write(" ".join(command))
 
 

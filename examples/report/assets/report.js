@@ -10,8 +10,9 @@
 //
 // For tests, the page reports on itself: body[data-ready] once everything is drawn,
 // body[data-charts] the charts that drew points, body[data-latent-points] the latents drawn in
-// the first latent panel (the strip plots' points for a sweep), body[data-errors] the script
-// errors (also listed on the page).
+// the first latent panel (the strip plots' points for a sweep), body[data-interventions] the
+// interventions shown with all three panels, body[data-errors] the script errors (also listed on
+// the page).
 
 const errors = [];
 function showErrors() {
@@ -375,9 +376,36 @@ function runPage(page) {
   chart(right, "Schedule (the dopesheet's values)", linesOf(run, DATA.schedule, 0), [run]);
   page.append(element("h2", {text: "Final metrics"}));
   table(page, ["metric", "value", "unit", "meaning"], metricRows([DATA.summary]), false);
+  interventions(page, run);
   page.append(element("h2", {text: "Experiment"}));
   experimentDetails(page, DATA.experiment, "experiment.json");
   show();
+}
+
+// The interventions `spheregrad intervene` added to this run, in the paper's three panels: the
+// final latents with red on top, the reconstruction grid after the intervention, the error
+// curves before and after (the last two are the intervention's own SVGs).
+function interventions(page, run) {
+  const list = DATA.interventions || [];
+  let shown = 0;
+  if (list.length) {
+    page.append(element("h2", {text: "Interventions"}), element("div", {class: "sub", text:
+      "Each intervention's folder holds these figures and its colors.csv and summary.json. The score is R^2 of " +
+      "each cube color's change in MSE against its similarity to the concept, to the power shown."}));
+  }
+  const svg = text => URL.createObjectURL(new Blob([text], {type: "image/svg+xml"}));
+  for (const v of list) {
+    const f = formatValue;
+    page.append(element("h3", {text: v.title}), element("div", {class: "sub", text:
+      "R^2 " + f(v.r2) + " (power " + v.power + "); red dMSE " + f(v.red_dmse) + ", cyan dMSE " + f(v.cyan_dmse) +
+      "; cube MSE " + f(v.cube_before) + " -> " + f(v.cube_after) + "; folder " + v.folder}));
+    const latents = element("canvas", {width: "360", height: "360"});
+    const drawn = drawLatent(latents, run, run.snapshots.length - 1, "1,0");
+    page.append(element("div", {class: "row"}, latents, element("img", {src: svg(v.errors), alt: "error curves"})),
+      element("img", {src: svg(v.patches), alt: "reconstruction grid", style: "max-width: 100%"}));
+    if (drawn > 0 && v.patches && v.errors) ++shown;
+  }
+  document.body.dataset.interventions = shown;
 }
 
 function comparisonPage(page) {
