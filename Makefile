@@ -221,7 +221,8 @@ BENCH_REPS ?= 3
 bench-report: $(BENCH_BIN)
 	/usr/bin/python3 bench/report.py --bench $(BENCH_BIN) --repetitions $(BENCH_REPS)
 
-# The peers need Debian's python3-torch (for /usr/bin/python3) and libtorch-dev (its C++ API).
+# The peers need Debian's python3-torch (for /usr/bin/python3) and libtorch-dev (its C++ API), and
+# run at their best with OpenBLAS (libopenblas0-openmp) and tcmalloc (libtcmalloc-minimal4).
 # Checked only here, never by make test; installed like the packages of `deps`.
 TORCH_INC := /usr/include/torch/csrc/api/include
 PEER_LIBTORCH := $(BUILD)/peer_libtorch
@@ -229,6 +230,8 @@ torch-deps:
 	@missing=""; \
 	/usr/bin/python3 -c "import torch" 2>/dev/null || missing="$$missing python3-torch"; \
 	[ -e $(TORCH_INC)/torch/torch.h ] || missing="$$missing libtorch-dev"; \
+	[ -e /usr/lib/x86_64-linux-gnu/openblas-openmp/libblas.so.3 ] || missing="$$missing libopenblas0-openmp"; \
+	[ -e /usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4 ] || missing="$$missing libtcmalloc-minimal4"; \
 	$(INSTALL_MISSING)
 
 # The LibTorch peer is plain C++17 against Debian's headers; none of our flags apply to it.

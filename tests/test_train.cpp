@@ -96,6 +96,22 @@ TEST_CASE("train: the outputs exist, the report is self-contained") {
         "step,phase,lr,reg-separate,reg-planar,reg-norm,reg-norm-v,reg-polar,recon,reg-polar:raw,reg-polar:weighted,"
         "reg-separate:raw,reg-separate:weighted,reg-planar:raw,reg-planar:weighted,reg-norm-v:raw,"
         "reg-norm-v:weighted,reg-norm:raw,reg-norm:weighted,total,n_red,n_vibrant,n_desaturated");
+  // Every number is the text printf's "%.9g" writes (the rows are formatted with std::to_chars):
+  // read back and printed again with printf, each field comes out the same.
+  std::istringstream rows(csv.substr(csv.find('\n') + 1));
+  int fields = 0;
+  for (std::string row; std::getline(rows, row);) {
+    std::istringstream cells(row);
+    std::string cell;
+    for (int column = 0; std::getline(cells, cell, ','); ++column) {
+      if (column == 1 || cell.empty()) continue;  // the phase's name; a term not computed
+      char printed[64];
+      std::snprintf(printed, sizeof printed, "%.9g", std::strtod(cell.c_str(), nullptr));
+      CHECK(cell == printed);
+      ++fields;
+    }
+  }
+  CHECK(fields > 1000);  // 61 rows of 22 fields, less the terms not computed
   fs::remove_all(dir);
 }
 

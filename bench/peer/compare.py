@@ -10,7 +10,14 @@ alike, and in an order rotated each round):
   - pytorch:  bench/peer/ex17_step.py with Debian's python3-torch (/usr/bin/python3);
   - libtorch: build/peer_libtorch, the same step in PyTorch's C++ API (when libtorch-dev is
               installed);
-then reports the median steps/s over the rounds and the ratio ours / peer.
+then reports the median steps/s over the rounds and the ratio ours / peer. The peers run at their
+best Debian set-up: OpenBLAS (libopenblas0-openmp, through LD_LIBRARY_PATH) and tcmalloc
+(libtcmalloc-minimal4, through LD_PRELOAD); each peer reports the BLAS and the allocator its
+process actually mapped, and the tables say them (--plain-peers: as installed, no preload).
+
+The whole command: `spheregrad train` (Ex 1.7, 10,001 steps, its default outputs: metrics.csv,
+checkpoint, figures, report), wall time of the process, against the PyTorch Ex 1.7 loop for
+the same 10,001 steps (the loop's own time: Python's start and `import torch` excluded).
 
 Bitwise reproducibility:
   - ours: `spheregrad train` writes metrics.csv (every loss term of every step, 9 digits) and
@@ -48,6 +55,24 @@ PEER_SECONDS = 0.8
 # Steps of the reproducibility runs (exact counts: their final parameters are compared).
 REPRO_STEPS = {16: 500, 64: 500, 256: 200, 1024: 50, 4096: 10}
 PEER_REPRO_STEPS = {16: 50, 64: 50, 256: 20, 1024: 4, 4096: 2}
+# The peers' best set-up on Debian (bench/peer/; the Makefile's torch-deps installs both).
+OPENBLAS_DIR = "/usr/lib/x86_64-linux-gnu/openblas-openmp"
+TCMALLOC = "/usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4"
+EX17_STEPS = 10001  # a whole Ex 1.7 run
+
+
+def peer_environment(plain):
+    """The environment of a peer process: OpenBLAS and tcmalloc unless `plain`."""
+    env = dict(os.environ)
+    if plain:
+        return env
+    for path in (OPENBLAS_DIR, TCMALLOC):
+        if not os.path.exists(path):
+            sys.exit(f"compare: {path} is missing: install libopenblas0-openmp and libtcmalloc-minimal4 "
+                     "(make torch-deps), or pass --plain-peers")
+    env["LD_LIBRARY_PATH"] = OPENBLAS_DIR + (":" + env["LD_LIBRARY_PATH"] if env.get("LD_LIBRARY_PATH") else "")
+    env["LD_PRELOAD"] = TCMALLOC + (" " + env["LD_PRELOAD"] if env.get("LD_PRELOAD") else "")
+    return env
 
 
 def cpu_jiffies():
@@ -92,7 +117,7 @@ def ours(bench, variant, batch, threads):
     return {"steps_per_s": rows[0]["steps_per_s"], "others": others}
 
 
-def peer(side, binary, variant, batch, threads, repro=False):
+def peer(side, binary, variant, batch, threads, env, repro=False):
     """One peer run: timed (repro=False) or a fixed number of steps whose final parameters are
     hashed (repro=True)."""
     if side == "pytorch":
@@ -104,15 +129,28 @@ def peer(side, binary, variant, batch, threads, repro=False):
     else:
         steps, warmup, seconds = PEER_MIN_STEPS[batch], PEER_WARMUP[batch], PEER_SECONDS
     out, others = run(cmd + ["--batch", str(batch), "--threads", str(threads), "--steps", str(steps),
-                             "--warmup", str(warmup), "--seconds", str(seconds), "--variant", variant, "--seed", "0"])
+                             "--warmup", str(warmup), "--seconds", str(seconds), "--variant", variant, "--seed", "0"],
+                        env=env)
     r = last_json_line(out)
     return {"steps_per_s": r["steps_per_s"], "steps": r["steps"], "version": r.get("torch"),
-            "hash": r.get("params_sha256") or r.get("params_hash"), "others": others}
+            "hash": r.get("params_sha256") or r.get("params_hash"), "others": others,
+            "blas": r.get("blas", "?"), "malloc": r.get("malloc", "?")}
 
 
-def peer_reproducibility(side, binary, batch):
+def whole_command(cli, env, workdir):
+    """Seconds of `spheregrad train` (the process, outputs included) and of the PyTorch Ex 1.7 loop
+    over the same number of steps (the loop alone)."""
+    t0 = time.perf_counter()
+    run([cli, "train", "--quiet", "--overwrite", "--out", os.path.join(workdir, "command")])
+    ours_seconds = time.perf_counter() - t0
+    out, _ = run(["/usr/bin/python3", os.path.join(HERE, "ex17_step.py"), "--batch", "64", "--threads", "1",
+                  "--steps", str(EX17_STEPS), "--warmup", "0", "--seconds", "0", "--variant", "full"], env=env)
+    return ours_seconds, last_json_line(out)["seconds"]
+
+
+def peer_reproducibility(side, binary, batch, env):
     """Final-parameter hashes of run A (1 thread), run B (1 thread, same seed), run C (2 threads)."""
-    h = [peer(side, binary, "full", batch, t, repro=True)["hash"] for t in (1, 1, 2)]
+    h = [peer(side, binary, "full", batch, t, env, repro=True)["hash"] for t in (1, 1, 2)]
     return {"run_to_run": h[0] == h[1], "threads_1_vs_2": h[0] == h[2], "steps": PEER_REPRO_STEPS[batch]}
 
 
@@ -177,7 +215,9 @@ def main():
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--batches", default=",".join(map(str, BATCHES)))
     ap.add_argument("--out", default=None, help="Markdown file (default: next to --bench)")
+    ap.add_argument("--plain-peers", action="store_true", help="run the peers as installed (no OpenBLAS, no tcmalloc)")
     a = ap.parse_args()
+    env = peer_environment(a.plain_peers)
     batches = [int(b) for b in a.batches.split(",")]
     out_md = a.out or os.path.join(os.path.dirname(a.bench) or ".", "bench-compare.md")
     have_libtorch = bool(a.libtorch) and os.path.exists(a.libtorch)
@@ -197,21 +237,26 @@ def main():
                 if side == "ours":
                     res = ours(a.bench, variant, batch, threads)
                 else:
-                    res = peer(side, a.libtorch, variant, batch, threads)
+                    res = peer(side, a.libtorch, variant, batch, threads, env)
                 results.setdefault((side, variant, batch, threads), []).append(res)
                 print(f"  round {r + 1}/{a.rounds}  {side:8s} {variant:6s} batch {batch:5d} threads {threads}: "
                       f"{res['steps_per_s']:10.1f} steps/s  (other processes: {res['others']:.2f} cores)",
                       file=sys.stderr, flush=True)
 
     repro = {side: {} for side in sides}
+    command = []  # (ours seconds, PyTorch loop seconds) per round
     with tempfile.TemporaryDirectory(prefix="sg-repro-") as workdir:
+        for r in range(a.rounds):
+            command.append(whole_command(a.cli, env, workdir))
+            print(f"  round {r + 1}/{a.rounds}  whole command: spheregrad train {command[-1][0]:.3f} s, PyTorch loop "
+                  f"{command[-1][1]:.2f} s", file=sys.stderr, flush=True)
         for b in batches:
             for side in sides:
                 try:
                     if side == "ours":
                         repro[side][b] = ours_reproducibility(a.cli, b, workdir)
                     else:
-                        repro[side][b] = peer_reproducibility(side, a.libtorch, b)
+                        repro[side][b] = peer_reproducibility(side, a.libtorch, b, env)
                 except RuntimeError as e:
                     print(f"  reproducibility run failed: {e}", file=sys.stderr)
                 print(f"  reproducibility {side:8s} batch {b:5d}: {repro[side].get(b)}", file=sys.stderr, flush=True)
@@ -243,6 +288,10 @@ def main():
       f"{info.get('measured_GHz', 0):.2f} GHz (bench/bench_gemm.cpp: peak/clock)")
     p(f"- PyTorch {torch_version} (Debian python3-torch, CPU), Python {info['python']}; "
       f"LibTorch: {'the same library through its C++ API (build/peer_libtorch)' if have_libtorch else 'not measured (libtorch-dev missing)'}")
+    for side in sides[1:]:
+        mapped = {(x["blas"], x["malloc"]) for k, rows in results.items() if k[0] == side for x in rows}
+        p(f"- {side} mapped " + "; ".join(f"BLAS {b}, allocator {m}" for b, m in sorted(mapped)) +
+          (" (as installed: --plain-peers)" if a.plain_peers else " (OpenBLAS and tcmalloc asked for)"))
     p(f"- {a.rounds} rounds, sides interleaved per configuration; median steps/s over the rounds, "
       f"(min-max) beside it; load average {load_before[0]:.2f} before, {load_after[0]:.2f} after; "
       f"{time.perf_counter() - started:.0f} s in all")
@@ -280,6 +329,17 @@ def main():
                 p(row)
         p("")
 
+    if command:
+        ours_s = statistics.median(c[0] for c in command)
+        loop_s = statistics.median(c[1] for c in command)
+        p("### The whole command: Ex 1.7, 10,001 steps, batch 64, 1 thread")
+        p("")
+        p("| ours: `spheregrad train`, default outputs (process) | PyTorch: the Ex 1.7 loop (loop only) | ours / PyTorch |")
+        p("|---:|---:|---:|")
+        p(f"| {ours_s:.3f} s ({min(c[0] for c in command):.3f}-{max(c[0] for c in command):.3f}) | "
+          f"{loop_s:.2f} s ({min(c[1] for c in command):.2f}-{max(c[1] for c in command):.2f}) | "
+          f"{fmt_ratio(loop_s, ours_s)} |")
+        p("")
     p("### Bitwise reproducibility")
     p("")
     p("| side | same seed, two runs | 1 vs 2 threads | what is compared |")
@@ -312,7 +372,7 @@ def main():
     for t in THREADS:
         o, pt = median("ours", "full", 4096, t), median("pytorch", "full", 4096, t)
         if o and pt:
-            checks.append((f"ours >= 10x PyTorch at batch 4096, {t} thread{'s' if t > 1 else ''}", o / pt >= 10,
+            checks.append((f"ours >= 30x PyTorch at batch 4096, {t} thread{'s' if t > 1 else ''}", o / pt >= 30,
                            fmt_ratio(o, pt)))
     if have_libtorch:
         slower = [(b, t) for b in batches for t in THREADS
@@ -322,7 +382,10 @@ def main():
                        "yes" if not slower else "not at " + ", ".join(f"B={b} T={t}" for b, t in slower)))
     o1, o2 = median("ours", "full", 4096, 1), median("ours", "full", 4096, 2)
     if o1 and o2:
-        checks.append(("ours: 2 threads >= 1.7x 1 thread at batch 4096", o2 / o1 >= 1.7, fmt_ratio(o2, o1)))
+        checks.append(("ours: 2 threads >= 1.8x 1 thread at batch 4096", o2 / o1 >= 1.8, fmt_ratio(o2, o1)))
+    if command:
+        checks.append(("`spheregrad train` >= 100x the PyTorch Ex 1.7 loop", loop_s / ours_s >= 100,
+                       fmt_ratio(loop_s, ours_s)))
     p("| target | met | measured |")
     p("|---|---|---|")
     for name, ok, value in checks:
@@ -336,7 +399,8 @@ def main():
     raw = {"machine": info, "load_before": load_before, "load_after": load_after, "rounds": a.rounds,
            "results": [{"side": k[0], "variant": k[1], "batch": k[2], "threads": k[3], "runs": v}
                        for k, v in results.items()],
-           "reproducibility": {side: {str(b): v for b, v in rows.items()} for side, rows in repro.items()}}
+           "reproducibility": {side: {str(b): v for b, v in rows.items()} for side, rows in repro.items()},
+           "whole_command": [{"ours_seconds": o, "pytorch_loop_seconds": t} for o, t in command]}
     with open(os.path.splitext(out_md)[0] + ".json", "w") as f:
         json.dump(raw, f, indent=1)
     print(f"\n(written to {out_md} and {os.path.splitext(out_md)[0]}.json)", file=sys.stderr)

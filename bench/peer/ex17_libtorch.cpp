@@ -21,6 +21,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -185,9 +187,24 @@ int main(int argc, char** argv) {
     const auto* bytes = static_cast<const unsigned char*>(c.data_ptr());
     for (long b = 0; b < long(c.numel() * c.element_size()); ++b) hash = (hash ^ bytes[b]) * 1099511628211ULL;
   }
+  // The BLAS and the allocator this process actually mapped (from /proc/self/maps).
+  std::ifstream maps("/proc/self/maps");
+  std::set<std::string> blas;
+  bool tcmalloc = false;
+  for (std::string line; std::getline(maps, line);) {
+    const std::size_t slash = line.find('/');
+    if (slash == std::string::npos) continue;
+    const std::string path = line.substr(slash);
+    if (path.substr(path.rfind('/')).find("blas") != std::string::npos) blas.insert(path);
+    tcmalloc = tcmalloc || path.find("tcmalloc") != std::string::npos;
+  }
+  std::string blas_list;
+  for (const std::string& b : blas) blas_list += (blas_list.empty() ? "" : ", ") + b;
   std::printf(
       "{\"side\": \"libtorch\", \"variant\": \"%s\", \"batch\": %d, \"threads\": %d, \"steps\": %d, "
-      "\"warmup\": %d, \"seconds\": %.6f, \"steps_per_s\": %.3f, \"params_hash\": \"%016llx\"}\n",
-      full ? "full" : "simple", batch, threads, steps, warmup, seconds, steps / seconds, (unsigned long long)hash);
+      "\"warmup\": %d, \"seconds\": %.6f, \"steps_per_s\": %.3f, \"params_hash\": \"%016llx\", "
+      "\"blas\": \"%s\", \"malloc\": \"%s\"}\n",
+      full ? "full" : "simple", batch, threads, steps, warmup, seconds, steps / seconds, (unsigned long long)hash,
+      blas.empty() ? "none" : blas_list.c_str(), tcmalloc ? "tcmalloc" : "glibc");
   return 0;
 }

@@ -185,7 +185,15 @@ def main():
     print(json.dumps({"side": "pytorch", "variant": a.variant, "batch": a.batch, "threads": a.threads,
                       "steps": timed, "warmup": a.warmup, "seconds": seconds,
                       "steps_per_s": timed / seconds, "params_sha256": digest.hexdigest(),
-                      "torch": torch.__version__}))
+                      "torch": torch.__version__, **mapped_libraries()}))
+
+
+def mapped_libraries():
+    """The BLAS and the allocator this process actually mapped (from /proc/self/maps)."""
+    with open("/proc/self/maps") as f:
+        paths = {line.split()[-1] for line in f if "/" in line}
+    blas = sorted(p for p in paths if "blas" in p.rsplit("/", 1)[-1])
+    return {"blas": ", ".join(blas) or "none", "malloc": "tcmalloc" if any("tcmalloc" in p for p in paths) else "glibc"}
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@
 
 #include <array>
 #include <cerrno>
+#include <charconv>
 #include <cmath>
 #include <cstring>
 #include <filesystem>
@@ -70,15 +71,28 @@ void Run::log_step(int step) {
   }
   for (std::size_t c = 0; c < values.size(); ++c) curve_sched_[c].add(values[c]);
   if (!metrics_ || step % exp_.log_every != 0) return;
-  std::fprintf(metrics_, "%d,%s", step, std::string(timeline_.phase()).c_str());
-  for (double v : values) std::fprintf(metrics_, ",%.9g", v);
-  std::fprintf(metrics_, ",%.9g", recon_value_);
+  // The row is the text printf's "%.9g" writes: std::to_chars with precision 9 is specified to
+  // write exactly that, without printf's cost (about a seventh of a batch-64 step).
+  char row[64];
+  const auto put = [&](char* end) { std::fwrite(row, 1, std::size_t(end - row), metrics_); };
+  const auto number = [&](double v) {
+    row[0] = ',';
+    put(std::to_chars(row + 1, row + sizeof row, v, std::chars_format::general, 9).ptr);
+  };
+  put(std::to_chars(row, row + sizeof row, step).ptr);
+  std::fputc(',', metrics_);
+  std::fwrite(timeline_.phase().data(), 1, timeline_.phase().size(), metrics_);
+  for (double v : values) number(v);
+  number(recon_value_);
   for (const BoundRegularizer& r : regs_) {
     if (std::isnan(r.last_raw)) std::fputs(",,", metrics_);  // not computed this step
-    else std::fprintf(metrics_, ",%.9g,%.9g", r.last_raw, r.last_raw * values[r.column]);
+    else number(r.last_raw), number(r.last_raw * values[r.column]);
   }
-  std::fprintf(metrics_, ",%.9g", total_value_);
-  for (int c : label_count_) std::fprintf(metrics_, ",%d", c);
+  number(total_value_);
+  for (int c : label_count_) {
+    row[0] = ',';
+    put(std::to_chars(row + 1, row + sizeof row, c).ptr);
+  }
   std::fputc('\n', metrics_);
 }
 
