@@ -19,6 +19,17 @@
 // every sum over j is the eight-accumulator sum of par::sum_span, block of 256 columns after
 // block: the bits are those of the straightforward scalar loops, at any thread count.
 //
+// Past kStoreLimit pairs (B > 1024), where the pairs are computed twice (forward, and again in
+// backward), each pair is computed once for both of its rows: S_ij = S_ji has the same bits, and
+// so does every quantity of the pair. The columns are cut into tiles of 32; tile pairs (I, J),
+// I <= J, are computed in order of I and then J. The pairs of tile (I, J) add into the rows of
+// I -- eight lanes per row, column l of a tile into lane l % 8, kept over all J and combined
+// (par::combine8) once I is done -- and, for I < J, into the rows of J (each column summed over
+// the rows of I, then added to the row's sum). To run in parallel the outer tiles are cut into kParts parts of about equal
+// pair counts (fixed by B alone), each with its own partial sums, and every row adds the parts'
+// partial sums in part order: the bits differ from the small-B order, but not with the thread
+// count. tests/test_losses.cpp has both orders as scalar loops.
+//
 // forward:   S_ij = u_i . u_j
 //            s_ij = keep_ij S_ij, keep_ij = [|S_ij - 1| > 1e-8 + 1e-5];   f = shift ? (s + 1)/2 : s
 //            y_i = sum_j f_ij^p
@@ -46,8 +57,10 @@ constexpr int kBlock = 256;
 // to a multiple of kGroup * 8 columns.
 constexpr int kGroup = 4;
 constexpr long kGroupCols = kGroup * 8;
-// Up to this many pairs (4 MiB of floats), the forward keeps the pairwise weights for the backward.
+// Up to this many pairs (4 MiB of floats), the forward keeps the pairwise weights for the backward;
+// past it, each pair is computed once for both its rows, in kParts parts.
 constexpr long kStoreLimit = 1L << 20;
+constexpr int kParts = 8;
 
 // The largest T <= kSameDirection: |S - 1| <= it in T decides exactly as |S - 1| <= kSameDirection
 // in double would. (For S in [0.5, 2], S - 1 is exact in T; below 0.5 both are far from it.)
@@ -68,7 +81,21 @@ struct Pairs {
   T power, slope, threshold;  // p, c (1/2 with shift, else 1), see same_direction_threshold
   bool shift;
   bool integer_power;  // p - 1 is a whole number, computed by repeated squaring
+  bool symmetric;      // past kStoreLimit pairs: tile pairs in parts (above)
+  long part_end[kParts];  // symmetric: the outer tiles of part p are [part_end[p - 1], part_end[p])
 };
+
+// Cuts the nt outer tiles into kParts parts of about equal pair counts (outer tile I has nt - I
+// tile pairs): part p ends at the first I whose cumulative count reaches p + 1 kParts-ths.
+template <class T>
+void cut_parts(Pairs<T>& q) {
+  const long nt = q.stride / (8 * 4), total = nt * (nt + 1) / 2;
+  long I = 0, done = 0;
+  for (int p = 0; p < kParts; ++p) {
+    while (I < nt && done * kParts < total * (p + 1)) done += nt - I, ++I;
+    q.part_end[p] = I;
+  }
+}
 
 // The pairs (i, j .. j + 8 kGroup - 1), eight per Lanes8: keep (1, or 0 where masked), f (the
 // masked, optionally shifted base) and f^(p-1). Columns j >= B get keep = f = f^(p-1) = 0.
@@ -144,6 +171,58 @@ void AngularRepulsionOp<T>::backward(Tape<T>& tape, const Node<T>& y) {
   std::copy(y.grad, y.grad + B, g);
   std::fill(g + B, g + stride, T(0));
 
+  if (q.symmetric) {
+    // Per part, du transposed (k, stride): du_i gains sum_j w_ij u_j, du_j gains w_ij u_i.
+    // The rows of the current outer tile keep eight lanes per channel over all its tile pairs,
+    // combined once at the end.
+    T* part_du = tape.template alloc<T>(std::size_t(kParts) * k * stride);
+    std::fill(part_du, part_du + std::size_t(kParts) * k * stride, T(0));
+    V* lanes = tape.template alloc<V>(std::size_t(kParts) * kGroupCols * k);
+    par::for_each(kParts, worth_parallel(B, k), [&](long p) {
+      T* acc = part_du + p * k * stride;
+      V* row = lanes + p * kGroupCols * k;
+      for (long I = p ? q.part_end[p - 1] : 0; I < q.part_end[p]; ++I) {
+        const long i0 = I * kGroupCols, i1 = std::min(B, i0 + kGroupCols);
+        std::fill(row, row + kGroupCols * k, V{});
+        for (long J = I; J < stride / kGroupCols; ++J) {
+          const long j = J * kGroupCols;
+          V w[kGroupCols][kGroup];  // w_ij = (g_i + g_j) h_ij for the rows of I and the columns of J
+          for (long i = i0; i < i1; ++i) {
+            Group<T> pair;
+            pairs(q, i, j, pair);
+            V* wi = w[i - i0];
+            for (int gr = 0; gr < kGroup; ++gr)
+              wi[gr] = (g[i] + load8(g + j + 8 * gr)) * (pair.keep[gr] * q.power * pair.f_pm1[gr] * q.slope);
+            for (int c = 0; c < k; ++c) {
+              const T* uc = q.unit_t + c * stride + j;
+              row[(i - i0) * k + c] += (wi[0] * load8(uc) + wi[1] * load8(uc + 8)) + (wi[2] * load8(uc + 16) + wi[3] * load8(uc + 24));
+            }
+          }
+          if (I == J) continue;
+          for (int c = 0; c < k; ++c) {  // the rows of J, each column over the rows of I
+            V column[kGroup] = {};
+            for (long i = i0; i < i1; ++i) {
+              const T ui = q.unit_t[c * stride + i];
+              for (int gr = 0; gr < kGroup; ++gr) column[gr] += w[i - i0][gr] * ui;
+            }
+            for (int gr = 0; gr < kGroup; ++gr)
+              store8(acc + c * stride + j + 8 * gr, load8(acc + c * stride + j + 8 * gr) + column[gr]);
+          }
+        }
+        for (long i = i0; i < i1; ++i)
+          for (int c = 0; c < k; ++c) acc[c * stride + i] += par::combine8<T>(row[(i - i0) * k + c]);
+      }
+    });
+    par::for_each(B, worth_parallel(B, k), [&](long i) {
+      for (int c = 0; c < k; ++c) {
+        T total = 0;
+        for (int p = 0; p < kParts; ++p) total += part_du[(p * k + c) * stride + i];
+        u.grad[i * k + c] += total;
+      }
+    });
+    return;
+  }
+
   par::for_each(B, worth_parallel(B, k), [&](long i) {
     T* du = u.grad + i * k;  // row i of du is written by this task alone
     for (long j0 = 0; j0 < B; j0 += kBlock) {
@@ -197,11 +276,44 @@ template <class T> Tensor<T> angular_repulsion_fused(Tensor<T> z, AngularRepulsi
   Pairs<T>* q = tape.template alloc<Pairs<T>>(1);
   *q = {unit_t, keep ? unit_t + k * stride : nullptr, B, stride, k, T(options.power),
         options.shift ? T(0.5) : T(1), same_direction_threshold<T>(), options.shift,
-        T(options.power) == std::floor(T(options.power))};
+        T(options.power) == std::floor(T(options.power)), B * B > kStoreLimit, {}};
+  if (q->symmetric) cut_parts(*q);
 
   Node<T>& y = tape.node(tape.record(op_kind<AngularRepulsionOp<T>>, int(B), 1, unit.id()));
   y.template saved<AngularRepulsionOp<T>>() = {q};
   T* out = y.value;
+  if (q->symmetric) {
+    // Per part, y's partial sums: row i gains its 32 columns' sum, row j its column's sum over i.
+    T* part_y = tape.template alloc<T>(std::size_t(kParts) * stride);
+    std::fill(part_y, part_y + std::size_t(kParts) * stride, T(0));
+    par::for_each(kParts, worth_parallel(B, k), [&](long p) {
+      T* acc = part_y + p * stride;
+      for (long I = p ? q->part_end[p - 1] : 0; I < q->part_end[p]; ++I) {
+        const long i0 = I * kGroupCols, i1 = std::min(B, i0 + kGroupCols);
+        V row[kGroupCols] = {};  // the rows of tile I: eight lanes over all its tile pairs
+        for (long J = I; J < stride / kGroupCols; ++J) {
+          const long j = J * kGroupCols;
+          V column[kGroup] = {};
+          for (long i = i0; i < i1; ++i) {
+            Group<T> pair;
+            pairs(*q, i, j, pair);
+            V t[kGroup];
+            for (int g = 0; g < kGroup; ++g) t[g] = pair.f_pm1[g] * pair.f[g], column[g] += t[g];
+            row[i - i0] += (t[0] + t[1]) + (t[2] + t[3]);
+          }
+          if (I != J)
+            for (int g = 0; g < kGroup; ++g) store8(acc + j + 8 * g, load8(acc + j + 8 * g) + column[g]);
+        }
+        for (long i = i0; i < i1; ++i) acc[i] += par::combine8<T>(row[i - i0]);
+      }
+    });
+    par::for_each(B, worth_parallel(B, k), [&](long i) {
+      T total = 0;
+      for (int p = 0; p < kParts; ++p) total += part_y[p * stride + i];
+      out[i] = total;
+    });
+    return {&tape, int(tape.size()) - 1};
+  }
   par::for_each(B, worth_parallel(B, k), [&](long i) {
     T total = 0;
     for (long j0 = 0; j0 < B; j0 += kBlock) {

@@ -518,9 +518,10 @@ std::vector<float> fused_step(int threads, int B) {
 
 namespace {
 
-// The fused kernel's arithmetic written as plain scalar loops, in the order its header states:
-// every sum over j is the eight-accumulator sum of par::sum_span, block of 256 columns after
-// block. Returns y (B) followed by dz (B x k), for the loss sum_i y_i w_i.
+// The fused kernel's arithmetic written as plain scalar loops, in the orders its header states: up
+// to 2^20 pairs every sum over j is the eight-accumulator sum of par::sum_span, block of 256
+// columns after block; past it, each pair once for both rows, tile pair after tile pair, in
+// eight parts. Returns y (B) followed by dz (B x k), for the loss sum_i y_i w_i.
 std::vector<float> fused_reference(const Matrix<float>& z, const AngularRepulsion& o, const std::vector<float>& w) {
   const long B = z.rows();
   const int k = int(z.cols());
@@ -547,25 +548,91 @@ std::vector<float> fused_reference(const Matrix<float>& z, const AngularRepulsio
     return f_pm1 * f;
   };
   std::vector<float> out(B + B * k), term(256), weight(256);
-  for (long i = 0; i < B; ++i) {
-    float total = 0, h;
-    std::vector<float> du(k, 0.0f);
-    for (long j0 = 0; j0 < B; j0 += 256) {
-      const long n = std::min<long>(256, B - j0);
-      for (long j = 0; j < n; ++j) {
-        term[j] = pair(i, j0 + j, h);
-        weight[j] = (w[i] + w[j0 + j]) * h;
-      }
-      total += par::sum_span(term.data(), n);
-      for (int c = 0; c < k; ++c) {
-        std::vector<float> uc(n);
-        for (long j = 0; j < n; ++j) uc[j] = u(j0 + j, c);
-        du[c] += par::dot_span(weight.data(), uc.data(), n);
+  Matrix<float> dus = Matrix<float>::Zero(B, k);  // du, before normalize_rows' backward
+  if (B * B > (1L << 20)) {
+    // Past 2^20 pairs: tiles of 32, tile pairs (I <= J) in kParts = 8 parts of about equal pair
+    // counts, each pair once for both rows; lanes of 8 as the kernel's vectors.
+    const long stride = (B + 31) / 32 * 32, nt = stride / 32, pairs_total = nt * (nt + 1) / 2;
+    long part_end[8], I = 0, done = 0;
+    for (int p = 0; p < 8; ++p) {
+      while (I < nt && done * 8 < pairs_total * (p + 1)) done += nt - I, ++I;
+      part_end[p] = I;
+    }
+    auto lanes8 = [](const float* v, float* lanes) {  // lanes l, 8 + l, 16 + l, 24 + l of 32, added into lanes
+      for (int l = 0; l < 8; ++l) lanes[l] += (v[l] + v[8 + l]) + (v[16 + l] + v[24 + l]);
+    };
+    auto combine8 = [](const float* a) {
+      return ((a[0] + a[4]) + (a[1] + a[5])) + ((a[2] + a[6]) + (a[3] + a[7]));
+    };
+    auto unit = [&](long j, int c) { return j < B ? u(j, c) : 0.0f; };
+    std::vector<float> part_y(8 * stride, 0.0f), part_du(8 * k * stride, 0.0f);
+    for (int p = 0; p < 8; ++p) {
+      float* ay = part_y.data() + p * stride;
+      float* adu = part_du.data() + p * k * stride;
+      for (long I0 = p ? part_end[p - 1] : 0; I0 < part_end[p]; ++I0) {
+        const long i0 = I0 * 32, i1 = std::min(B, i0 + 32);
+        std::vector<float> row_y(32 * 8, 0.0f), row_du(32 * k * 8, 0.0f);  // eight lanes per row (and channel)
+        for (long J = I0; J < nt; ++J) {
+          float column[32] = {}, wt[32][32];
+          for (long i = i0; i < i1; ++i) {
+            float t[32], h = 0;
+            for (int l = 0; l < 32; ++l) {
+              const long j = J * 32 + l;
+              t[l] = j < B ? pair(i, j, h) : 0.0f;
+              wt[i - i0][l] = (w[i] + (j < B ? w[j] : 0.0f)) * (j < B ? h : 0.0f);
+              column[l] += t[l];
+            }
+            lanes8(t, &row_y[(i - i0) * 8]);
+            for (int c = 0; c < k; ++c) {
+              float prod[32];
+              for (int l = 0; l < 32; ++l) prod[l] = wt[i - i0][l] * unit(J * 32 + l, c);
+              lanes8(prod, &row_du[((i - i0) * k + c) * 8]);
+            }
+          }
+          if (I0 == J) continue;
+          for (int l = 0; l < 32; ++l) ay[J * 32 + l] += column[l];
+          for (int c = 0; c < k; ++c)
+            for (int l = 0; l < 32; ++l) {
+              float sum = 0;
+              for (long i = i0; i < i1; ++i) sum += wt[i - i0][l] * u(i, c);
+              adu[c * stride + J * 32 + l] += sum;
+            }
+        }
+        for (long i = i0; i < i1; ++i) {
+          ay[i] += combine8(&row_y[(i - i0) * 8]);
+          for (int c = 0; c < k; ++c) adu[c * stride + i] += combine8(&row_du[((i - i0) * k + c) * 8]);
+        }
       }
     }
-    out[i] = total;
+    for (long i = 0; i < B; ++i) {
+      out[i] = 0;
+      for (int p = 0; p < 8; ++p) out[i] += part_y[p * stride + i];
+      for (int c = 0; c < k; ++c)
+        for (int p = 0; p < 8; ++p) dus(i, c) += part_du[(p * k + c) * stride + i];
+    }
+  } else {
+    for (long i = 0; i < B; ++i) {
+      float total = 0, h;
+      for (long j0 = 0; j0 < B; j0 += 256) {
+        const long n = std::min<long>(256, B - j0);
+        for (long j = 0; j < n; ++j) {
+          term[j] = pair(i, j0 + j, h);
+          weight[j] = (w[i] + w[j0 + j]) * h;
+        }
+        total += par::sum_span(term.data(), n);
+        for (int c = 0; c < k; ++c) {
+          std::vector<float> uc(n);
+          for (long j = 0; j < n; ++j) uc[j] = u(j0 + j, c);
+          dus(i, c) += par::dot_span(weight.data(), uc.data(), n);
+        }
+      }
+      out[i] = total;
+    }
+  }
+  for (long i = 0; i < B; ++i) {
+    const float* du = &dus(i, 0);
     const float d = norm[i] + float(kCosEps);
-    const float radial = norm[i] > 0 ? par::dot_span(&z(i, 0), du.data(), k) / (norm[i] * d * d) : 0.0f;
+    const float radial = norm[i] > 0 ? par::dot_span(&z(i, 0), du, k) / (norm[i] * d * d) : 0.0f;
     for (int c = 0; c < k; ++c) out[B + i * k + c] = du[c] / d - z(i, c) * radial;
   }
   return out;
