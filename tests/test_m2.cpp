@@ -483,6 +483,17 @@ TEST_CASE("m2 intervene command: writes its outputs and rejects bad input with c
     CHECK(entry["errors"] == test::read_file(fs::path(run) / "pruned" / "mse_vs_hue.svg"));
     report.erase("interventions");
     CHECK(report == report_before);
+    // A page this version cannot read stays as it is; the intervention still writes its outputs.
+    const fs::path copy = dir / "edited";
+    fs::copy(run, copy, fs::copy_options::recursive);
+    const std::string edited = "<html>edited by hand</html>";
+    std::ofstream(copy / "report.html") << edited;
+    const Ran noted = intervene_cli({copy.string(), "--ablate", "0", "--quiet"});
+    CHECK(noted.code == 0);
+    CHECK(noted.err.find("not a report written by this version of spheregrad; the intervention is not added") !=
+          std::string::npos);
+    CHECK(test::read_file(copy / "report.html") == edited);
+    CHECK(fs::exists(copy / "intervene-ablate-0" / "summary.json"));
   }
   const std::string run_summary = test::read_file(fs::path(run) / "summary.json");
   usage_error({run, "--suppress", "red", "--out", run}, "would be the run folder");

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -61,6 +62,8 @@ ColorRows evaluated_colors() {
 // data) is added to DATA.interventions, or replaces the entry of the same folder. The run's
 // results are untouched; the page is rewritten atomically, under a lock on the run folder, so
 // interventions on one run from several processes all arrive.
+// A page that is not a report this version can read (edited, or another program's) is left as it
+// is, with a note: the intervention's own outputs are written already and stand.
 void add_to_run_report(const std::string& dir, const Outcome& o, const std::string& patches, const std::string& errors) {
   namespace fs = std::filesystem;
   const std::string page = dir + "/report.html";
@@ -71,7 +74,14 @@ void add_to_run_report(const std::string& dir, const Outcome& o, const std::stri
     throw std::runtime_error("cannot lock " + dir + " to add the intervention to its report.html");
   }
   try {
-    nlohmann::json data = figures::report_data(page);
+    nlohmann::json data;
+    try {
+      data = figures::report_data(page);
+    } catch (const std::runtime_error& e) {
+      std::fprintf(stderr, "spheregrad intervene: note: %s; the intervention is not added to it\n", e.what());
+      ::close(lock);
+      return;
+    }
     const fs::path out = fs::weakly_canonical(o.out_dir), run = fs::weakly_canonical(dir);
     const std::string relative = out.lexically_relative(run).string();
     const std::string folder = !relative.empty() && relative.rfind("..", 0) != 0 ? relative : out.string();
