@@ -89,10 +89,7 @@ void Run::log_step(int step) {
     else number(r.last_raw), number(r.last_raw * values[r.column]);
   }
   number(total_value_);
-  for (int c : label_count_) {
-    row[0] = ',';
-    put(std::to_chars(row + 1, row + sizeof row, c).ptr);
-  }
+  for (int c : label_count_) number(c);  // a count below 1e9: "%.9g" writes it as "%d" does
   std::fputc('\n', metrics_);
 }
 
