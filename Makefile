@@ -46,7 +46,7 @@ ifeq ($(SAN),1)
   LDFLAGS  += -fsanitize=address,undefined
 endif
 
-LIB_DIRS  := autodiff autodiff/kernels nn losses schedule examples/color examples/experiment examples/report examples/cli
+LIB_DIRS  := autodiff autodiff/kernels nn losses schedule examples/color examples/experiment examples/report examples/thomson examples/cli
 LIB_SRCS  := $(filter-out examples/cli/main.cpp, \
                $(foreach d,$(LIB_DIRS),$(wildcard $(d)/*.cpp)))
 # The built-in experiments (examples/experiments/: JSON files and their dopesheets) are compiled

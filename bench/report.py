@@ -13,7 +13,7 @@ import subprocess
 import sys
 import time
 
-TIMED = "^(peak|gemm|tape|linear|angular_repulsion|data|train_step)/"
+TIMED = "^(peak|gemm|tape|linear|angular_repulsion|pairwise_energy|data|train_step)/"
 ALLOC = "^allocations/"
 
 
@@ -165,6 +165,22 @@ def main():
                 if f and c:
                     p(f"| {batch} | {threads} | {si(f['real_time'] * 1e-6)} | {si(c['real_time'] * 1e-6)} | "
                       f"{c['real_time'] / f['real_time']:.2g}x | {f['arena_MiB']:.2g} / {c['arena_MiB']:.3g} MiB |")
+        p("")
+
+    energy = {k: v for k, v in r.items() if k.startswith("pairwise_energy/")}
+    if energy:
+        p("### Pairwise energy (Coulomb, s = 1) beside the fused repulsion, forward + backward, z (B,4), steps/s")
+        p("")
+        p("| batch | threads | Euclidean | angular | fused repulsion (p = 10) | pairs/s, Euclidean |")
+        p("|---:|---:|---:|---:|---:|---:|")
+        for batch in (64, 256, 1024, 4096):
+            for threads in (1, 2):
+                key = f"batch:{batch}/threads:{threads}/real_time"
+                e, a = energy.get("pairwise_energy/coulomb/" + key), energy.get("pairwise_energy/angular_coulomb/" + key)
+                f = rep.get("angular_repulsion/fused/" + key)
+                if e and a:
+                    p(f"| {batch} | {threads} | {num(1e6 / e['real_time'])} | {num(1e6 / a['real_time'])} | "
+                      f"{num(1e6 / f['real_time']) if f else 'n/a'} | {num(e['pairs'])} |")
         p("")
 
     data = {k: v for k, v in r.items() if k.startswith("data/")}

@@ -131,6 +131,37 @@ class DriftAnchor {
 // those rows first. Needs B >= 2.
 template <class T> Tensor<T> uniformity(Tensor<T> z, double t = 2);
 
+// The pairwise energies of "minimum hyperspherical energy" (Liu et al. 2018) and of the Thomson
+// problem: l_i = 1/2 sum_{j != i} e_ij, so that the sum of l over the batch is the energy over
+// unordered pairs. e_ij = f(d_ij + eps) with f(r) = r^-s (Riesz, s > 0; s = 1 is Coulomb's) or
+// f(r) = -log r (log energy), and d_ij the Euclidean distance ||z_i - z_j|| of the rows as given
+// (pass unit rows, or constrain them, for points on the sphere) or the angular distance
+// acos(cos(z_i, z_j)) in [0, pi] (scale-free). half_space adds the pair of z_i and -z_j
+// (||z_i + z_j||, or pi - angle): a point and its antipode count as close, so that directions
+// spread as lines rather than as rays. One fused op (losses/energy.cpp): O(B^2 k) time, O(B k)
+// memory, row-parallel and deterministic. Coinciding rows (a duplicate sample) make the Euclidean
+// energy infinite unless eps > 0, and the angular one very large (the cosine's 1e-8 epsilon leaves
+// an angle of about 2e-4); where the distance has no derivative (d = 0, angle 0 or pi) the pair
+// adds nothing to the gradient. The angular version's gradient is tangential; the Euclidean
+// one's sums to zero over the batch (it depends only on differences) and, for points on the
+// sphere, pushes them outward too (a radial part), which a unit-norm constraint must hold.
+enum class Distance { Euclidean, Angular };
+struct Energy {
+  double s = 1;        // the Riesz exponent; not used by the log energy
+  bool log = false;    // f(r) = -log r instead of r^-s
+  Distance distance = Distance::Euclidean;
+  bool half_space = false;
+  double eps = 0;      // softening: f(d + eps)
+  // Throws std::invalid_argument unless s > 0 (Riesz) and eps >= 0, both finite.
+  void check(const char* term) const;
+};
+template <class T> Tensor<T> pairwise_energy(Tensor<T> z, Energy options = {});
+
+// Alignment (Wang & Isola 2020): l_i = ||z_i - p_i||^alpha for each row and its positive p_i (the
+// same sample under another view or augmentation); the batch mean is their L_align, the partner
+// of uniformity. alpha > 0 (2 by default).
+template <class T> Tensor<T> alignment(Tensor<T> z, Tensor<T> positives, double alpha = 2);
+
 // The radial and tangential parts of a gradient with respect to z, row by row:
 // radial_i = (g_i . z_i / ||z_i||^2) z_i (0 where z_i = 0), tangential_i = g_i - radial_i, and
 // cosine_i = |z_i . g_i| / (||z_i|| ||g_i||) (0 where either is 0): 1 for a purely radial

@@ -16,6 +16,7 @@
 #pragma once
 
 #include <cmath>
+#include <initializer_list>
 #include <string>
 #include <utility>
 #include <vector>
@@ -47,6 +48,15 @@ class Optimizer {
     for (const Parameter<T>& p : params_) out.push_back(Matrix<T>::Zero(p.tensor.rows(), p.tensor.cols()));
     return out;
   }
+  // The state() of buffers that have one matrix per parameter: ("<prefix><parameter name>",
+  // buffer) for each parameter in order, and each prefix in order within it.
+  using State = std::vector<std::pair<std::string, Matrix<T>*>>;
+  State named_state(std::initializer_list<std::pair<const char*, std::vector<Matrix<T>>*>> buffers) {
+    State s;
+    for (std::size_t k = 0; k < params_.size(); ++k)
+      for (const auto& [prefix, matrices] : buffers) s.push_back({prefix + params_[k].name, &(*matrices)[k]});
+    return s;
+  }
   std::vector<Parameter<T>> params_;
   long steps_ = 0;
 };
@@ -74,9 +84,7 @@ class SGD : public Optimizer<T> {
     ++this->steps_;
   }
   std::vector<std::pair<std::string, Matrix<T>*>> state() override {
-    std::vector<std::pair<std::string, Matrix<T>*>> s;
-    for (std::size_t k = 0; k < buffer_.size(); ++k) s.push_back({"momentum_buffer." + this->params_[k].name, &buffer_[k]});
-    return s;
+    return this->named_state({{"momentum_buffer.", &buffer_}});
   }
 
   double momentum, weight_decay;
@@ -122,12 +130,7 @@ class Adam : public Optimizer<T> {
     }
   }
   std::vector<std::pair<std::string, Matrix<T>*>> state() override {
-    std::vector<std::pair<std::string, Matrix<T>*>> s;
-    for (std::size_t k = 0; k < exp_avg_.size(); ++k) {
-      s.push_back({"exp_avg." + this->params_[k].name, &exp_avg_[k]});
-      s.push_back({"exp_avg_sq." + this->params_[k].name, &exp_avg_sq_[k]});
-    }
-    return s;
+    return this->named_state({{"exp_avg.", &exp_avg_}, {"exp_avg_sq.", &exp_avg_sq_}});
   }
 
   double beta1, beta2, eps, weight_decay;

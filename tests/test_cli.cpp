@@ -51,6 +51,29 @@ void expect(const std::string& args, int code, const std::string& text) {
 
 }  // namespace
 
+TEST_CASE("cli: thomson finds the tetrahedron, and refuses bad options and an existing --points file") {
+  if (!fs::exists(cli())) {
+    MESSAGE("no " << cli() << " (build it first): skipped");
+    return;
+  }
+  const Outcome o = run("thomson 4 --starts 2");
+  INFO(o.output);
+  CHECK(o.code == 0);
+  CHECK(o.output.find("known minimum: 3.674234614 (proven)") != std::string::npos);
+  CHECK(o.output.find("riemannian-adam       3.674234614") != std::string::npos);
+  CHECK(o.output.find("penalty-adam          3.674234614") != std::string::npos);
+  expect("thomson 1", 2, "N expects an integer in [2, 100000], got '1'");
+  expect("thomson 5 --method newton", 2, "--method");
+  expect("thomson 5 --lr 0.01 --lr-end 0.1", 2, "0 < lr_end <= lr");
+  const fs::path dir = sg::test::temp_dir("thomson-cli"), points = dir / "points.csv";
+  std::ofstream(points) << "keep me";
+  expect("thomson 3 --starts 1 --steps 10 --points " + points.string(), 1, "already exists");
+  CHECK(sg::test::read_file(points) == "keep me");
+  expect("thomson 3 --starts 1 --steps 10 --method riemannian --overwrite --points " + points.string(), 0, "riemannian-adam");
+  CHECK(sg::test::read_file(points).rfind("method,point,x,y,z\nriemannian-adam,0,", 0) == 0);
+  fs::remove_all(dir);
+}
+
 TEST_CASE("cli: bad commands and flags are refused with a clear message") {
   if (!fs::exists(cli())) {
     MESSAGE("no " << cli() << " (build it first): skipped");

@@ -41,7 +41,7 @@ int run_program(int argc, char** argv) {
   // A repeated option keeps its last value, as the hand-written parsers did (CLI11 would refuse it).
   program.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
   int exit_code = 0;
-  for (auto add : {add_train, add_experiment, add_demo, add_schedule, add_sweep, add_compare, add_llc, add_intervene})
+  for (auto add : {add_train, add_experiment, add_demo, add_schedule, add_sweep, add_compare, add_llc, add_intervene, add_thomson})
     add(program, exit_code);
   // Only now: a subcommand inherits the footer its parent has when it is added.
   program.footer("'spheregrad <command> --help' describes each command.");

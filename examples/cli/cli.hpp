@@ -31,6 +31,7 @@ void add_compare(CLI::App& program, int& exit_code);
 void add_llc(CLI::App& program, int& exit_code);
 void add_intervene(CLI::App& program, int& exit_code);
 void add_experiment(CLI::App& program, int& exit_code);
+void add_thomson(CLI::App& program, int& exit_code);
 
 // Numbers on the command line: the whole text must be one number in range, or
 // std::invalid_argument names the option, the range and what it got ("--steps expects an
