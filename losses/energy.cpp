@@ -19,7 +19,8 @@
 //   Euclidean   dx_i = sum_j w_ij [f'(d)/d (x_i - x_j) + f'(d+)/d+ (x_i + x_j)]
 //   angular     du_i = sum_j w_ij [-f'(d) + f'(d+)] / sqrt(1 - c^2) u_j,   c = u_i . u_j
 // and for the angular distance normalize_rows' backward takes du to dz. Where the derivative of
-// the distance does not exist (d = 0; |c| = 1), the pair adds 0 to the gradient.
+// the distance does not exist (d = 0; |c| = 1), the pair adds 0 to the gradient; with
+// mask_duplicates, a pair of coinciding rows adds 0 to both.
 #include <algorithm>
 #include <cmath>
 #include <stdexcept>
@@ -101,6 +102,11 @@ void block(const EnergyProblem<T>& q, long i, long j0, long n, T* e, T* a, T* b)
       }
       e[j] = f + fp;
     }
+  }
+  if (o.mask_duplicates) {  // decided on the squared distance, or on the cosine before clamping
+    const T limit = euclidean ? T(kDuplicateDistance * kDuplicateDistance) : T(kSameDirection);
+    for (long j = 0; j < n; ++j)
+      if (euclidean ? minus[j] <= limit : std::fabs(minus[j] - T(1)) <= limit) e[j] = a[j] = b[j] = 0;
   }
   if (i >= j0 && i < j0 + n) e[i - j0] = a[i - j0] = b[i - j0] = 0;
 }

@@ -152,6 +152,9 @@ struct Energy {
   Distance distance = Distance::Euclidean;
   bool half_space = false;
   double eps = 0;      // softening: f(d + eps)
+  // Pairs of the same sample drawn twice add nothing (sampling with replacement): rows within
+  // kDuplicateDistance of each other (Euclidean), or with |cos - 1| <= kSameDirection (angular).
+  bool mask_duplicates = false;
   // Throws std::invalid_argument unless s > 0 (Riesz) and eps >= 0, both finite.
   void check(const char* term) const;
 };

@@ -151,7 +151,13 @@ TEST_CASE("experiments: malformed files are refused with the JSON path of what i
                    "labels.red.scale: expected a number in [0, 1], got 2"});
   cases.push_back({"an unknown term", with([](auto& j) { j["regularizers"]["reg-norm"]["term"] = "magic"; }),
                    "regularizers.reg-norm.term: expected one of unitarity, planarity, subspace, angular-repulsion, "
-                   "euclidean-repulsion, anchor, angular-anchor, anti-anchor, drift-anchor, uniformity, got \"magic\""});
+                   "euclidean-repulsion, anchor, angular-anchor, anti-anchor, drift-anchor, uniformity, energy, got \"magic\""});
+  cases.push_back({"an energy distance that does not exist",
+                   with([](auto& j) { j["regularizers"]["reg-norm"] = {{"term", "energy"}, {"distance", "manhattan"}}; }),
+                   "regularizers.reg-norm.distance: expected one of euclidean, angular, got \"manhattan\""});
+  cases.push_back({"a Riesz exponent with the log energy",
+                   with([](auto& j) { j["regularizers"]["reg-norm"] = {{"term", "energy"}, {"kernel", "log"}, {"s", 2}}; }),
+                   "regularizers.reg-norm.s: unknown key"});
   cases.push_back({"an affinity as text", with([](auto& j) { j["regularizers"]["reg-polar"]["affinities"]["red"] = "x"; }),
                    "regularizers.reg-polar.affinities.red: expected a number in [0, 1], got \"x\""});
   cases.push_back({"an affinity for an unknown label", with([](auto& j) { j["regularizers"]["reg-polar"]["affinities"]["green"] = 1; }),

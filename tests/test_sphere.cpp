@@ -115,6 +115,31 @@ TEST_CASE("sphere: the pairwise energies' values are those of plain loops over t
   }
 }
 
+TEST_CASE("sphere: with mask_duplicates, the same sample drawn twice adds nothing, and the gradient checks") {
+  std::mt19937_64 rng(4);
+  Md z = random_matrix(6, 3, rng);
+  z.row(4) = z.row(1);  // drawn twice
+  const Md w = random_matrix(6, 1, rng, 0.5, 2);
+  for (auto [name, o] : variants()) {
+    o.mask_duplicates = true;
+    o.eps = 0.05;  // the unmasked value is finite, so the difference is the pair's own
+    Energy plain = o;
+    plain.mask_duplicates = false;
+    Tape<double> tape;
+    const Tensor<double> masked = pairwise_energy(tape.tensor(z), o), unmasked = pairwise_energy(tape.tensor(z), plain);
+    INFO(name);
+    Md pair(2, 3);  // the duplicate pair alone: its energy per row
+    pair << z.row(1), z.row(4);
+    const double own = pairwise_energy(tape.tensor(pair), plain).data()[0];
+    for (int i = 0; i < 6; ++i)
+      CHECK(masked.data()[i] == doctest::Approx(unmasked.data()[i] - (i == 1 || i == 4 ? own : 0.0)).epsilon(1e-12));
+    const GradCheckResult r = gradcheck(
+        [&](Tape<double>&, const std::vector<Tensor<double>>& v) { return sum(pairwise_energy(v[0], o) * v[1]); }, {z, w});
+    INFO(r.describe());
+    CHECK(r.ok);
+  }
+}
+
 TEST_CASE("sphere: closed forms -- the tetrahedron's Coulomb energy, the octahedron's log energy, antipodes") {
   Md tetrahedron(4, 3);
   tetrahedron << 1, 1, 1, 1, -1, -1, -1, 1, -1, -1, -1, 1;

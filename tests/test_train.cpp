@@ -421,6 +421,7 @@ TEST_CASE("train: memory is checked before a run allocates it, against a bound t
       {1024, {"model.hidden=256", "model.depth=3"}},
       {512, {"regularizers.reg-separate={\"term\": \"uniformity\", \"t\": 2}"}},
       {1024, {"regularizers.reg-separate={\"term\": \"euclidean-repulsion\", \"form\": \"original\"}"}},
+      {1024, {"regularizers.reg-separate={\"term\": \"energy\", \"s\": 2}"}},  // O(B k): no B x B nodes
   };
   for (const Case& c : cases) {
     CAPTURE(c.batch);

@@ -94,7 +94,7 @@ MlpSpec read_model(Object& m) {
 
 const std::vector<std::string> kTerms = {"unitarity",  "planarity",      "subspace",    "angular-repulsion",
                                          "euclidean-repulsion", "anchor", "angular-anchor", "anti-anchor",
-                                         "drift-anchor", "uniformity"};
+                                         "drift-anchor", "uniformity", "energy"};
 
 Regularizer read_regularizer(Object& o, const std::string& name, int k, const std::vector<color::LabelRule>& labels) {
   Regularizer r;
@@ -155,6 +155,15 @@ Regularizer read_regularizer(Object& o, const std::string& name, int k, const st
       if (r.kind == TermKind::AntiAnchor) r.hemi = o.boolean("hemi", false);
       break;
     case TermKind::Uniformity: r.uniformity_t = o.number("t", 2, 1e-6, 1e6); break;
+    case TermKind::Energy:
+      r.energy.log = o.choice("kernel", "riesz", {"riesz", "log"}) == 1;
+      if (!r.energy.log) r.energy.s = o.number("s", 1, 1e-3, 1e3);
+      r.energy.distance = o.choice("distance", "euclidean", {"euclidean", "angular"}) == 0 ? loss::Distance::Euclidean
+                                                                                          : loss::Distance::Angular;
+      r.energy.half_space = o.boolean("half_space", false);
+      r.energy.eps = o.number("eps", 0, 0, 1e6);
+      r.energy.mask_duplicates = true;
+      break;
     default: break;
   }
   return r;

@@ -41,7 +41,7 @@ class ExperimentError : public std::invalid_argument {
 
 enum class TermKind {
   Unitarity, Planarity, Subspace, AngularRepulsion, EuclideanRepulsion,
-  Anchor, AngularAnchor, AntiAnchor, DriftAnchor, Uniformity,
+  Anchor, AngularAnchor, AntiAnchor, DriftAnchor, Uniformity, Energy,
 };
 
 struct Regularizer {
@@ -52,6 +52,7 @@ struct Regularizer {
   loss::AngularRepulsion angular;     // AngularRepulsion
   loss::EuclideanRepulsion euclidean; // EuclideanRepulsion
   double uniformity_t = 2;            // Uniformity
+  loss::Energy energy;                // Energy (mask_duplicates always on: batches draw with replacement)
   std::vector<int> dims;              // Subspace
   bool invert = false;                // Subspace
   int anchor_axis = 0;                // anchors: the point is sign * e_axis ...

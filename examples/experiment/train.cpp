@@ -87,6 +87,7 @@ Tensor<float> per_sample_term(const BoundRegularizer& r, Tensor<float> z) {
     case TermKind::Anchor: return loss::anchor(z, r.point);
     case TermKind::AngularAnchor: return loss::angular_anchor(z, r.point);
     case TermKind::AntiAnchor: return loss::anti_anchor(z, r.point, s.hemi);
+    case TermKind::Energy: return loss::pairwise_energy(z, s.energy);
     default: throw std::logic_error("per_sample_term: not a per-sample term");
   }
 }
