@@ -59,11 +59,12 @@ void kernel(const Energy& o, T d, T& f, T& df) {
   }
 }
 
-// Row i against columns [j0, j0 + n): e[j] = e_ij and, for the backward, the pair's gradient
-// coefficients: Euclidean a[j] = f'(d)/d and b[j] = f'(d+)/d+ (0 where the distance is 0);
-// angular a[j] = (f'(d+) - f'(d)) / sqrt(1 - c^2) (0 where |c| = 1). Column i gives 0 throughout.
+// Row i against columns [j0, j0 + n): e[j] = e_ij and, unless a is null (the forward), the
+// pair's gradient coefficients: Euclidean a[j] = f'(d)/d and b[j] = f'(d+)/d+ (0 where the
+// distance is 0, and b = 0 without half_space); angular a[j] = (f'(d+) - f'(d)) / sqrt(1 - c^2)
+// (0 where |c| = 1) and b = 0. Column i gives 0 throughout.
 template <class T>
-void block(const EnergyProblem<T>& q, long i, long j0, long n, T* e, T* a, T* b) {
+void block(const EnergyProblem<T>& q, long i, long j0, long n, T* e, T* a = nullptr, T* b = nullptr) {
   const Energy& o = q.options;
   const bool euclidean = o.distance == Distance::Euclidean, half = o.half_space;
   alignas(64) T minus[kBlock] = {}, plus[kBlock] = {};  // squared distances, or the cosines
@@ -77,38 +78,44 @@ void block(const EnergyProblem<T>& q, long i, long j0, long n, T* e, T* a, T* b)
     if (half)
       for (long j = 0; j < n; ++j) plus[j] += (xi + xj[j]) * (xi + xj[j]);
   }
-  if (euclidean && !half && !o.log && o.s == 1) {  // Coulomb: a loop of square roots and divisions
+  const bool grad = a != nullptr;
+  if (grad) std::fill(b, b + n, T(0));
+  if (euclidean && !half && !o.log && o.s == 1) {  // Coulomb: loops of square roots and divisions
     const T eps = T(o.eps);
-    for (long j = 0; j < n; ++j) {
-      const T d = std::sqrt(minus[j]), f = T(1) / (d + eps);
-      e[j] = f;
-      a[j] = d > 0 ? -f * f / d : T(0);
-    }
+    for (long j = 0; j < n; ++j) e[j] = T(1) / (std::sqrt(minus[j]) + eps);
+    if (grad)
+      for (long j = 0; j < n; ++j) {
+        const T d = std::sqrt(minus[j]);
+        a[j] = d > 0 ? -e[j] * e[j] / d : T(0);
+      }
   } else {
     for (long j = 0; j < n; ++j) {
       T f, df, fp = 0, dfp = 0;
       if (euclidean) {
-        const T d = std::sqrt(minus[j]), dp = std::sqrt(plus[j]);
+        const T d = std::sqrt(minus[j]), dp = half ? std::sqrt(plus[j]) : T(0);
         kernel(o, d, f, df);
         if (half) kernel(o, dp, fp, dfp);
-        a[j] = d > 0 ? df / d : T(0);
-        b[j] = dp > 0 ? dfp / dp : T(0);
+        if (grad) a[j] = d > 0 ? df / d : T(0), b[j] = dp > 0 ? dfp / dp : T(0);
       } else {
         const T cosine = std::clamp(minus[j], T(-1), T(1)), theta = std::acos(cosine);
         kernel(o, theta, f, df);
         if (half) kernel(o, T(kPi) - theta, fp, dfp);
         const T sine = std::sqrt(T(1) - cosine * cosine);
-        a[j] = sine > 0 ? (dfp - df) / sine : T(0);
+        if (grad) a[j] = sine > 0 ? (dfp - df) / sine : T(0);
       }
       e[j] = f + fp;
     }
   }
+  const auto drop = [&](long j) {
+    e[j] = 0;
+    if (grad) a[j] = b[j] = 0;
+  };
   if (o.mask_duplicates) {  // decided on the squared distance, or on the cosine before clamping
     const T limit = euclidean ? T(kDuplicateDistance * kDuplicateDistance) : T(kSameDirection);
     for (long j = 0; j < n; ++j)
-      if (euclidean ? minus[j] <= limit : std::fabs(minus[j] - T(1)) <= limit) e[j] = a[j] = b[j] = 0;
+      if (euclidean ? minus[j] <= limit : std::fabs(minus[j] - T(1)) <= limit) drop(j);
   }
-  if (i >= j0 && i < j0 + n) e[i - j0] = a[i - j0] = b[i - j0] = 0;
+  if (i >= j0 && i < j0 + n) drop(i - j0);
 }
 
 // A pair costs about 3k flops plus a square root and a division (or a power, a log, an acos).
@@ -128,7 +135,7 @@ struct EnergyOp {
       T* dx = x.grad + i * q.k;  // row i of dx is written by this task alone
       for (long j0 = 0; j0 < q.B; j0 += kBlock) {
         const long n = std::min(kBlock, q.B - j0);
-        alignas(64) T e[kBlock], a[kBlock], b[kBlock] = {};
+        alignas(64) T e[kBlock], a[kBlock], b[kBlock];
         block(q, i, j0, n, e, a, b);
         for (long j = 0; j < n; ++j) {
           const T w = (y.grad[i] + y.grad[j0 + j]) * T(0.5);
@@ -174,8 +181,8 @@ template <class T> Tensor<T> pairwise_energy(Tensor<T> z, Energy options) {
     T total = 0;
     for (long j0 = 0; j0 < B; j0 += kBlock) {
       const long n = std::min(kBlock, B - j0);
-      alignas(64) T e[kBlock], a[kBlock], b[kBlock];
-      block(*q, i, j0, n, e, a, b);
+      alignas(64) T e[kBlock];
+      block(*q, i, j0, n, e);
       total += par::sum_span(e, n);
     }
     out[i] = T(0.5) * total;

@@ -139,10 +139,11 @@ template <class T> Tensor<T> uniformity(Tensor<T> z, double t = 2);
 // acos(cos(z_i, z_j)) in [0, pi] (scale-free). half_space adds the pair of z_i and -z_j
 // (||z_i + z_j||, or pi - angle): a point and its antipode count as close, so that directions
 // spread as lines rather than as rays. One fused op (losses/energy.cpp): O(B^2 k) time, O(B k)
-// memory, row-parallel and deterministic. Coinciding rows (a duplicate sample) make the Euclidean
-// energy infinite unless eps > 0, and the angular one very large (the cosine's 1e-8 epsilon leaves
-// an angle of about 2e-4); where the distance has no derivative (d = 0, angle 0 or pi) the pair
-// adds nothing to the gradient. The angular version's gradient is tangential; the Euclidean
+// memory, row-parallel and deterministic. Coinciding rows (a duplicate sample) make the energy
+// infinite unless eps > 0 or mask_duplicates (in double the cosine's 1e-8 epsilon leaves the
+// angular distance of two equal rows near 2e-4, a large finite energy; in float it is often
+// exactly 0); where the distance has no derivative (d = 0, angle 0 or pi) the pair adds nothing
+// to the gradient. The angular version's gradient is tangential; the Euclidean
 // one's sums to zero over the batch (it depends only on differences) and, for points on the
 // sphere, pushes them outward too (a radial part), which a unit-norm constraint must hold.
 enum class Distance { Euclidean, Angular };

@@ -93,6 +93,22 @@ class SGD : public Optimizer<T> {
   std::vector<Matrix<T>> buffer_;
 };
 
+// Adam's arithmetic for one element, shared by Adam and RiemannianAdam (nn/riemannian.hpp):
+// the moments' update, and the step u = step_size m / (sqrt(v) / bc2 + eps) with the bias
+// corrections of step t in double, as PyTorch computes them in Python floats.
+template <class T>
+struct AdamRule {
+  T step_size, b1, b2, one_minus_b1, one_minus_b2, bc2, e;
+  AdamRule(double lr, double beta1, double beta2, double eps, long t)
+      : step_size(T(lr / (1 - std::pow(beta1, double(t))))), b1(T(beta1)), b2(T(beta2)), one_minus_b1(T(1 - beta1)),
+        one_minus_b2(T(1 - beta2)), bc2(T(std::sqrt(1 - std::pow(beta2, double(t))))), e(T(eps)) {}
+  T step(T& m, T& v, T g) const {
+    m = m * b1 + one_minus_b1 * g;
+    v = v * b2 + one_minus_b2 * g * g;
+    return step_size * m / (std::sqrt(v) / bc2 + e);
+  }
+};
+
 template <class T>
 class Adam : public Optimizer<T> {
  public:
@@ -103,13 +119,8 @@ class Adam : public Optimizer<T> {
         exp_avg_(this->zeros_like_params()), exp_avg_sq_(this->zeros_like_params()) {}
 
   void step() override {
-    const long t = ++this->steps_;
-    // Bias corrections in double, as PyTorch computes them in Python floats.
-    const double bias_correction1 = 1 - std::pow(beta1, double(t));
-    const double bias_correction2_sqrt = std::sqrt(1 - std::pow(beta2, double(t)));
-    const T step_size = T(this->lr / bias_correction1);
-    const T b1 = T(beta1), b2 = T(beta2), one_minus_b1 = T(1 - beta1), one_minus_b2 = T(1 - beta2);
-    const T bc2 = T(bias_correction2_sqrt), e = T(eps), wd = T(weight_decay);
+    const AdamRule<T> rule(this->lr, beta1, beta2, eps, ++this->steps_);
+    const T wd = T(weight_decay);
     const T decay = T(1 - this->lr * weight_decay);
     for (std::size_t k = 0; k < this->params_.size(); ++k) {
       T* p = this->params_[k].tensor.data();
@@ -122,10 +133,7 @@ class Adam : public Optimizer<T> {
           if (decoupled) p[i] = p[i] * decay;
           else g = g + wd * p[i];
         }
-        m[i] = m[i] * b1 + one_minus_b1 * g;
-        v[i] = v[i] * b2 + one_minus_b2 * g * g;
-        const T denom = std::sqrt(v[i]) / bc2 + e;
-        p[i] = p[i] + -step_size * m[i] / denom;
+        p[i] = p[i] - rule.step(m[i], v[i], g);
       }
     }
   }

@@ -3,7 +3,9 @@
 //
 // Contract:
 // - The constructor puts each row on the sphere (divides it by its norm); a zero row throws
-//   std::invalid_argument naming the parameter and the row.
+//   std::invalid_argument naming the parameter and the row. A step whose gradient is not finite
+//   (a diverged loss) throws std::runtime_error naming the parameter and the row, before it
+//   changes anything.
 // - A step works row by row, in the tangent space at the row's point p:
 //     the Riemannian gradient   g <- g - (g . p) p      (the projection onto the tangent space)
 //     the update                u as the Euclidean rule computes it from g and the moments
@@ -11,8 +13,8 @@
 //     the transport             m <- m - (m . p) p       (the momentum projected onto the new
 //                                                          tangent space)
 //   SGD:  buf = momentum buf + g (buf = g on the first step); u = lr buf.
-//   Adam: m, v and the bias corrections as in nn/optim.hpp's Adam, on the Riemannian gradient;
-//         u = (lr / (1 - b1^t)) m / (sqrt(v) / sqrt(1 - b2^t) + eps).
+//   Adam: m, v, the bias corrections and u by nn/optim.hpp's AdamRule, Adam's own arithmetic, on
+//         the Riemannian gradient: u = (lr / (1 - b1^t)) m / (sqrt(v) / sqrt(1 - b2^t) + eps).
 // - Why projection for the transport: on the sphere, moving a tangent vector along the short
 //   retraction step and projecting it onto the new tangent space differ by a second-order term
 //   in the step, and projection needs no geodesic; it is what geoopt's RiemannianAdam does on its
@@ -23,6 +25,7 @@
 //   is needed, no unitarity penalty.
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <stdexcept>
 #include <string>
@@ -35,16 +38,20 @@ namespace sg {
 
 namespace sphere {
 
-// Divides row r of p (cols entries) by its norm; throws on a zero row.
+// Divides the row p (cols entries) by its norm; returns false, changing nothing, when the norm is
+// 0 or not finite.
 template <class T>
-void retract_row(T* p, long cols, const std::string& name, long r) {
+bool retract_row(T* p, long cols) {
   double norm = 0;
   for (long c = 0; c < cols; ++c) norm += double(p[c]) * p[c];
   norm = std::sqrt(norm);
-  if (!(norm > 0) || !std::isfinite(norm))
-    throw std::invalid_argument("Riemannian optimizer: row " + std::to_string(r) + " of parameter '" + name +
-                                "' has norm " + std::to_string(norm) + " and cannot be put on the sphere");
+  if (!(norm > 0) || !std::isfinite(norm)) return false;
   for (long c = 0; c < cols; ++c) p[c] = T(p[c] / norm);
+  return true;
+}
+
+inline std::string where(const std::string& name, long r) {
+  return "row " + std::to_string(r) + " of parameter '" + name + "'";
 }
 
 // v <- v - (v . p) p for a unit row p.
@@ -65,7 +72,11 @@ class SphereOptimizer : public Optimizer<T> {
  public:
   SphereOptimizer(std::vector<Parameter<T>> params, double lr) : Optimizer<T>(std::move(params), lr) {
     for (Parameter<T>& p : this->params_)
-      for (long r = 0; r < p.tensor.rows(); ++r) sphere::retract_row(row(p, r), p.tensor.cols(), p.name, r);
+      for (long r = 0; r < p.tensor.rows(); ++r)
+        if (!sphere::retract_row(row(p, r), p.tensor.cols()))
+          throw std::invalid_argument("Riemannian optimizer: " + sphere::where(p.name, r) +
+                                      " has no direction (its norm is 0 or not finite) and cannot be put on the sphere");
+    for (Parameter<T>& p : this->params_) scratch_.resize(std::max(scratch_.size(), std::size_t(p.tensor.cols())));
   }
 
  protected:
@@ -74,11 +85,17 @@ class SphereOptimizer : public Optimizer<T> {
   // to be replaced by the step u; transport(k, offset, p) then sees the retracted row p.
   template <class Update, class Transport>
   void each_row(Update&& update, Transport&& transport) {
-    std::vector<T> g;
+    for (const Parameter<T>& p : this->params_) {
+      const T* grad = p.tensor.grad().data();
+      for (long i = 0; i < p.tensor.size(); ++i)
+        if (!std::isfinite(grad[i]))
+          throw std::runtime_error("Riemannian optimizer: the gradient of " + sphere::where(p.name, i / p.tensor.cols()) +
+                                   " is not finite (a diverged loss?); the step was not taken");
+    }
+    std::vector<T>& g = scratch_;  // sized by the constructor: a step allocates nothing
     for (std::size_t k = 0; k < this->params_.size(); ++k) {
       const Parameter<T>& p = this->params_[k];
       const long cols = p.tensor.cols();
-      g.resize(std::size_t(cols));
       for (long r = 0; r < p.tensor.rows(); ++r) {
         T* x = row(p, r);
         const T* grad = p.tensor.grad().data() + r * cols;
@@ -86,11 +103,18 @@ class SphereOptimizer : public Optimizer<T> {
         sphere::project_row(x, g.data(), cols);
         update(k, r * cols, g.data());
         for (long c = 0; c < cols; ++c) x[c] -= g[std::size_t(c)];
-        sphere::retract_row(x, cols, p.name, r);
+        // p - u is 0 only when a finite step lands exactly on the origin -- a learning rate far
+        // too large; the rows before this one have then been stepped already.
+        if (!sphere::retract_row(x, cols))
+          throw std::runtime_error("Riemannian optimizer: the step took " + sphere::where(p.name, r) +
+                                   " to the origin (is the learning rate far too large?)");
         transport(k, r * cols, x);
       }
     }
   }
+
+ private:
+  std::vector<T> scratch_;  // one row's gradient
 };
 
 template <class T>
@@ -135,23 +159,17 @@ class RiemannianAdam : public SphereOptimizer<T> {
         exp_avg_(this->zeros_like_params()), exp_avg_sq_(this->zeros_like_params()) {}
 
   void step() override {
-    const long t = ++this->steps_;
-    const T step_size = T(this->lr / (1 - std::pow(beta1, double(t))));
-    const T bc2 = T(std::sqrt(1 - std::pow(beta2, double(t))));
-    const T b1 = T(beta1), b2 = T(beta2), e = T(eps);
+    const AdamRule<T> rule(this->lr, beta1, beta2, eps, this->steps_ + 1);
     this->each_row(
         [&](std::size_t k, long at, T* g) {
           T* m = exp_avg_[k].data() + at;
           T* v = exp_avg_sq_[k].data() + at;
-          for (long c = 0; c < this->params_[k].tensor.cols(); ++c) {
-            m[c] = m[c] * b1 + (T(1) - b1) * g[c];
-            v[c] = v[c] * b2 + (T(1) - b2) * g[c] * g[c];
-            g[c] = step_size * m[c] / (std::sqrt(v[c]) / bc2 + e);
-          }
+          for (long c = 0; c < this->params_[k].tensor.cols(); ++c) g[c] = rule.step(m[c], v[c], g[c]);
         },
         [&](std::size_t k, long at, const T* p) {
           sphere::project_row(p, exp_avg_[k].data() + at, this->params_[k].tensor.cols());
         });
+    ++this->steps_;
   }
   std::vector<std::pair<std::string, Matrix<T>*>> state() override {
     return this->named_state({{"exp_avg.", &exp_avg_}, {"exp_avg_sq.", &exp_avg_sq_}});

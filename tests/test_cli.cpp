@@ -69,6 +69,7 @@ TEST_CASE("cli: thomson finds the tetrahedron, and refuses bad options and an ex
   std::ofstream(points) << "keep me";
   expect("thomson 3 --starts 1 --steps 10 --points " + points.string(), 1, "already exists");
   CHECK(sg::test::read_file(points) == "keep me");
+  expect("thomson 3 --starts 1 --steps 10 --points " + (dir / "missing" / "p.csv").string(), 1, "does not exist");
   expect("thomson 3 --starts 1 --steps 10 --method riemannian --overwrite --points " + points.string(), 0, "riemannian-adam");
   CHECK(sg::test::read_file(points).rfind("method,point,x,y,z\nriemannian-adam,0,", 0) == 0);
   fs::remove_all(dir);

@@ -4,12 +4,13 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
-#include <fstream>
+#include <filesystem>
 #include <memory>
 #include <stdexcept>
 #include <vector>
 
 #include "examples/cli/cli.hpp"
+#include "examples/report/figures.hpp"
 #include "examples/thomson/thomson.hpp"
 
 namespace sg::cli {
@@ -29,7 +30,12 @@ int run(const Settings& s) {
   std::vector<thomson::Method> methods;
   if (s.method != "penalty") methods.push_back(thomson::Method::Riemannian);
   if (s.method != "riemannian") methods.push_back(thomson::Method::Penalty);
-  if (!s.points.empty()) refuse_to_overwrite(s.points, s.overwrite);
+  if (!s.points.empty()) {  // before any work: a folder that is not there fails now, not after the run
+    refuse_to_overwrite(s.points, s.overwrite);
+    const std::filesystem::path folder = std::filesystem::absolute(s.points).parent_path();
+    if (!std::filesystem::is_directory(folder))
+      throw std::runtime_error("--points " + s.points + ": the folder " + folder.string() + " does not exist");
+  }
   const std::optional<double> known = s.o.s == 1 ? thomson::known_minimum(s.o.n) : std::nullopt;
   std::printf("%d points on S^2, Riesz s = %g energy; %d starts of %ld steps, lr %g -> %g (seed %lu)\n", s.o.n, s.o.s,
               s.o.starts, s.o.steps, s.o.lr, s.o.lr_end, s.o.seed);
@@ -74,10 +80,7 @@ int run(const Settings& s) {
   }
   std::printf("steps and s: median over the starts that reached %g of the known minimum; neighbour angles\n"
               "(degrees): the smallest and largest nearest-neighbour angle of the best start\n", s.tolerance);
-  if (!s.points.empty()) {
-    std::ofstream out(s.points);
-    if (!(out << csv)) throw std::runtime_error("cannot write " + s.points);
-  }
+  if (!s.points.empty()) figures::write_file_atomically(s.points, csv);
   return 0;
 }
 

@@ -76,7 +76,8 @@ Start run_start(const Options& o, Matrix<double> points, std::optional<double> t
   else optimizer = std::make_unique<Adam<double>>(params, o.lr);
   const auto mark = tape.mark();
   Start result;
-  const double decay = std::log(o.lr_end / o.lr);
+  // lr at step t of the run's steps 0 .. steps - 1: lr (lr_end / lr)^(t / (steps - 1)).
+  const double decay = o.steps > 1 ? std::log(o.lr_end / o.lr) / double(o.steps - 1) : 0.0;
   for (long step = 0; step <= o.steps; ++step) {
     const Matrix<double> now = x.value();
     result.energy = energy(now, o.s);
@@ -89,7 +90,7 @@ Start run_start(const Options& o, Matrix<double> points, std::optional<double> t
     if (o.method == Method::Penalty) loss = loss + o.penalty * sum(loss::unitarity(x));
     tape.zero_grad();
     tape.backward(loss);
-    optimizer->lr = o.lr * std::exp(decay * double(step) / double(o.steps));
+    optimizer->lr = o.lr * std::exp(decay * double(step));
     optimizer->step();
     tape.rewind(mark);
   }

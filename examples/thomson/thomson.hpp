@@ -8,7 +8,8 @@
 //                 (nn/riemannian.hpp) on loss = sum(pairwise_energy(x)) -- no penalty;
 //     Penalty:    the points are free in R^3, optimized by Adam on
 //                 loss = sum(pairwise_energy(x)) + penalty * sum_i (||x_i|| - 1)^2.
-//   Both use the same learning rate, decayed geometrically from lr to lr_end over the steps.
+//   Both use the same learning rate, decayed geometrically from lr at the first step to lr_end
+//   at the last.
 // - A start's energy is always that of its points divided by their norms (the penalty leaves
 //   them slightly off the sphere), computed by energy() below, in double, apart from the engine.
 // - The run is deterministic: the same options give the same bits.
