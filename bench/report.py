@@ -180,7 +180,7 @@ def main():
                 f = rep.get("angular_repulsion/fused/" + key)
                 if e and a:
                     p(f"| {batch} | {threads} | {num(1e6 / e['real_time'])} | {num(1e6 / a['real_time'])} | "
-                      f"{num(1e6 / f['real_time']) if f else 'n/a'} | {num(e['pairs'])} |")
+                      f"{num(1e6 / f['real_time']) if f else 'n/a'} | {e['pairs'] / 1e6:,.0f} M |")
         p("")
 
     data = {k: v for k, v in r.items() if k.startswith("data/")}
