@@ -81,7 +81,7 @@ void Run::log_step(int step) {
   };
   put(std::to_chars(row, row + sizeof row, step).ptr);
   std::fputc(',', metrics_);
-  std::fwrite(timeline_.phase().data(), 1, timeline_.phase().size(), metrics_);
+  std::fwrite(timeline_.phase().empty() ? "" : timeline_.phase().data(), 1, timeline_.phase().size(), metrics_);  // never null
   for (double v : values) number(v);
   number(recon_value_);
   for (const BoundRegularizer& r : regs_) {
