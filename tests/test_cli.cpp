@@ -64,7 +64,7 @@ TEST_CASE("cli: thomson finds the tetrahedron, and refuses bad options and an ex
   CHECK(o.output.find("penalty-adam          3.674234614") != std::string::npos);
   expect("thomson 1", 2, "N expects an integer in [2, 100000], got '1'");
   expect("thomson 5 --method newton", 2, "--method");
-  expect("thomson 5 --lr 0.01 --lr-end 0.1", 2, "0 < lr_end <= lr");
+  expect("thomson 5 --lr 0.01 --lr-end 0.1", 2, "spheregrad thomson: the learning rates must satisfy 0 < lr_end <= lr");
   const fs::path dir = sg::test::temp_dir("thomson-cli"), points = dir / "points.csv";
   std::ofstream(points) << "keep me";
   expect("thomson 3 --starts 1 --steps 10 --points " + points.string(), 1, "already exists");

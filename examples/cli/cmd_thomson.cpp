@@ -121,8 +121,10 @@ void add_thomson(CLI::App& program, int& exit_code) {
   command->callback([s, &exit_code] {
     try {
       s->o.check();
-    } catch (const std::invalid_argument& e) {
-      throw CLI::ValidationError(e.what());  // inconsistent options: a usage error
+    } catch (const std::invalid_argument& e) {  // inconsistent options: a usage error
+      std::string message = e.what();
+      if (message.rfind("thomson: ", 0) == 0) message.erase(0, 9);  // the command line names the command
+      throw CLI::ValidationError(message);
     }
     exit_code = run(*s);
   });

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <cmath>
 #include <limits>
 #include <memory>
@@ -20,13 +21,18 @@ const char* method_name(Method m) { return m == Method::Riemannian ? "riemannian
 
 void Options::check() const {
   auto bad = [](const std::string& what) { throw std::invalid_argument("thomson: " + what); };
+  auto text = [](double v) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%g", v);
+    return std::string(buf);
+  };
   if (n < 2) bad("needs at least 2 points, got " + std::to_string(n));
-  if (!(s > 0) || !std::isfinite(s)) bad("the Riesz exponent s must be > 0, got " + std::to_string(s));
+  if (!(s > 0) || !std::isfinite(s)) bad("the Riesz exponent s must be > 0, got " + text(s));
   if (starts < 1) bad("needs at least 1 start, got " + std::to_string(starts));
   if (steps < 1) bad("needs at least 1 step, got " + std::to_string(steps));
   if (!(lr > 0 && lr_end > 0 && lr_end <= lr) || !std::isfinite(lr))
-    bad("the learning rates must satisfy 0 < lr_end <= lr, got " + std::to_string(lr) + " and " + std::to_string(lr_end));
-  if (!(penalty > 0) || !std::isfinite(penalty)) bad("the penalty weight must be > 0, got " + std::to_string(penalty));
+    bad("the learning rates must satisfy 0 < lr_end <= lr, got " + text(lr) + " and " + text(lr_end));
+  if (!(penalty > 0) || !std::isfinite(penalty)) bad("the penalty weight must be > 0, got " + text(penalty));
 }
 
 double energy(const Matrix<double>& points, double s) {
