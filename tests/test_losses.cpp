@@ -18,24 +18,19 @@
 #include "autodiff/ops.hpp"
 #include "autodiff/kernels/parallel.hpp"
 #include "losses/losses.hpp"
+#include "tests/test_util.hpp"
 #include "losses/selective.hpp"
 
 using namespace sg;
 using namespace sg::loss;
 using Md = Matrix<double>;
+using test::random_matrix;
 
 TEST_SUITE_BEGIN("losses");
 
 namespace {
 
 constexpr double kPi = 3.14159265358979323846;
-
-Md random_matrix(int rows, int cols, std::mt19937_64& rng, double lo = -1.5, double hi = 1.5) {
-  std::uniform_real_distribution<double> u(lo, hi);
-  Md m(rows, cols);
-  for (long i = 0; i < m.size(); ++i) m.data()[i] = u(rng);
-  return m;
-}
 
 // A batch as sampling with replacement produces it: row 3 repeats row 0 (the same sample drawn
 // twice), row 5 is row 1 scaled (the same direction), row 4 is row 2 nudged (near-parallel,

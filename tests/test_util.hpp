@@ -1,4 +1,5 @@
-// Small helpers the test suites share: a fresh temporary folder, a whole file as bytes.
+// Small helpers the test suites share: a fresh temporary folder, a whole file as bytes, a
+// random matrix.
 #pragma once
 
 #include <doctest/doctest.h>
@@ -6,8 +7,11 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <random>
 #include <sstream>
 #include <string>
+
+#include "autodiff/tensor.hpp"
 
 namespace sg::test {
 
@@ -23,6 +27,14 @@ inline std::string read_file(const std::filesystem::path& p) {
   std::stringstream ss;
   ss << in.rdbuf();
   return ss.str();
+}
+
+// A rows x cols matrix of uniform draws in [lo, hi).
+inline Matrix<double> random_matrix(int rows, int cols, std::mt19937_64& rng, double lo = -1.5, double hi = 1.5) {
+  std::uniform_real_distribution<double> u(lo, hi);
+  Matrix<double> m(rows, cols);
+  for (long i = 0; i < m.size(); ++i) m.data()[i] = u(rng);
+  return m;
 }
 
 }  // namespace sg::test
